@@ -1,0 +1,151 @@
+"""The core's data: frozen values that cross threads and layers safely.
+
+Models keep the raw inspect document beside the typed fields, so that a face needing a
+field we did not type (the TUI's inspect tree) never has to ask Docker again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def parse_docker_time(text: str | None) -> datetime | None:
+    """Docker's RFC 3339 nanosecond time as an aware UTC datetime (microseconds kept).
+
+    Returns None for Docker's zero time and for anything unparseable.
+    """
+    if not text or text.startswith("0001-01-01"):
+        return None
+    s = text.strip()
+    if s.endswith("Z"):
+        s = s[:-1] + "+00:00"
+    if "." in s:
+        head, rest = s.split(".", 1)
+        digits = rest
+        tz = ""
+        for i, ch in enumerate(rest):
+            if not ch.isdigit():
+                digits, tz = rest[:i], rest[i:]
+                break
+        s = f"{head}.{digits[:6].ljust(6, '0')}{tz}"
+    try:
+        parsed = datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceGroup:
+    """What a container is a replica of. ``kind`` says which labels decided it."""
+
+    name: str
+    kind: str  # "label", "compose", "swarm", "kubernetes", "container"
+    replica: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CgroupLocation:
+    """Where a container's cgroup lives, relative to a hierarchy's mount point.
+
+    ``path`` is the same string under every v1 hierarchy (``docker/<id>``) and under the
+    unified v2 root (``system.slice/docker-<id>.scope``).
+    """
+
+    path: str
+    driver: str  # "cgroupfs" or "systemd"
+    version: int  # 1 or 2
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    """Everything the core knows about one container, from its inspect document."""
+
+    id: str
+    name: str
+    image: str
+    image_name: str
+    image_tag: str
+    image_id: str
+    state: str
+    health: str  # "healthy", "unhealthy", "starting" or "" without a healthcheck
+    exit_code: int
+    restart_count: int
+    created: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    labels: Mapping[str, str]
+    log_driver: str
+    log_path: str
+    tty: bool
+    pid: int
+    cgroup: CgroupLocation
+    service: ServiceGroup
+    memory_limit: int
+    nano_cpus: int
+    cpu_quota: int
+    cpu_period: int
+    cpu_shares: int
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "paused", "restarting")
+
+    def uptime(self, now: datetime) -> float | None:
+        """Seconds since the last start while running; None when not running."""
+        if self.state not in ("running", "paused") or self.started_at is None:
+            return None
+        return max(0.0, (now - self.started_at).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerEvent:
+    """One normalised engine event about a container, with what we knew of it then."""
+
+    time_ns: int
+    action: str  # create, start, die, stop, kill, destroy, rename, pause, unpause, health_status, oom, restart ...
+    container_id: str
+    name: str
+    image: str
+    service: str
+    attributes: Mapping[str, str]
+    health: str = ""
+    exit_code: int | None = None
+    old_name: str = ""
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromtimestamp(self.time_ns / 1e9, UTC)
+
+    def to_dict(self) -> dict[str, Any]:
+        secs, ns = divmod(self.time_ns, 1_000_000_000)
+        stamp = datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{ns:09d}Z"
+        out: dict[str, Any] = {
+            "@timestamp": stamp,
+            "event.action": self.action,
+            "container.id": self.container_id,
+            "container.name": self.name,
+            "container.image.name": self.image,
+            "service.name": self.service,
+        }
+        if self.health:
+            out["container.health"] = self.health
+        if self.exit_code is not None:
+            out["container.exit_code"] = self.exit_code
+        if self.old_name:
+            out["container.old_name"] = self.old_name
+        if "signal" in self.attributes:
+            out["signal"] = self.attributes["signal"]
+        return out
