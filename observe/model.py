@@ -149,3 +149,36 @@ class ContainerEvent:
         if "signal" in self.attributes:
             out["signal"] = self.attributes["signal"]
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class LogPosition:
+    """Where a reader stood after a line; what a checkpoint stores.
+
+    The json-file reader fills ``file_id`` (``<device>:<inode>`` of the file) and ``offset``
+    (the byte after the line). Both readers fill ``time_ns`` (the engine's time of the line)
+    and ``seq`` (how many lines before this one carried the same ``time_ns``), which is what
+    the API reader resumes from: ``since=time_ns``, skipping ``seq + 1`` lines of that instant.
+    """
+
+    time_ns: int
+    seq: int = 0
+    file_id: str = ""
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line as a reader produced it: a complete line or one of Docker's partial chunks.
+
+    ``text`` has no trailing newline; invalid UTF-8 in the source was replaced with U+FFFD
+    and ``invalid_utf8`` says so. ``partial`` means Docker split a longer line here (its
+    json-file ``log`` did not end in a newline) and the rest follows in the next line.
+    """
+
+    time_ns: int
+    stream: str  # "stdout" or "stderr"
+    text: str
+    partial: bool = False
+    invalid_utf8: bool = False
+    position: LogPosition | None = None

@@ -1,0 +1,65 @@
+"""The core's own counters, kept as plain data for the exporter and the TUI to read.
+
+Writers (log readers, sinks) call the ``add_*`` methods from their threads; readers take an
+immutable ``snapshot()``. Nothing here knows Prometheus.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+FLAG_KINDS = ("truncated", "invalid_utf8", "dropped", "lost", "partial_joined", "json_parsed", "json_failed")
+
+
+@dataclass(frozen=True, slots=True)
+class LogCountersSnapshot:
+    """Totals since start. ``lines``/``bytes`` by (container id, level, stream); ``flags`` by (container id, kind)."""
+
+    lines: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+    bytes: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+    flags: Mapping[tuple[str, str], int] = field(default_factory=dict)
+
+
+class LogCounters:
+    """Thread-safe counters of the log path."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lines: defaultdict[tuple[str, str, str], int] = defaultdict(int)
+        self._bytes: defaultdict[tuple[str, str, str], int] = defaultdict(int)
+        self._flags: defaultdict[tuple[str, str], int] = defaultdict(int)
+
+    def add_record(self, container_id: str, level: str, stream: str, nbytes: int, lines: int = 1) -> None:
+        key = (container_id, level or "unknown", stream)
+        with self._lock:
+            self._lines[key] += lines
+            self._bytes[key] += nbytes
+
+    def add_flag(self, container_id: str, kind: str, n: int = 1) -> None:
+        if n:
+            with self._lock:
+                self._flags[(container_id, kind)] += n
+
+    def snapshot(self) -> LogCountersSnapshot:
+        with self._lock:
+            return LogCountersSnapshot(dict(self._lines), dict(self._bytes), dict(self._flags))
+
+
+@dataclass(frozen=True, slots=True)
+class SinkStatus:
+    """One sink's delivery state, as the exporter and the TUI show it."""
+
+    name: str
+    url: str  # with credentials removed
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    duplicates: int = 0
+    queue_depth: int = 0
+    queue_capacity: int = 0
+    connected: bool = False
+    last_error: str = ""
+    last_success: float = 0.0  # unix time of the last accepted batch; 0 when none
