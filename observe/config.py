@@ -16,6 +16,7 @@ from typing import Any
 from observe.durations import parse_duration
 from observe.errors import ConfigError
 from observe.selectors import LabelSelector, Selection
+from observe.webauth import BasicAuth
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -127,6 +128,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("cgroup_root", _text, "/sys/fs/cgroup", "where the host's cgroup filesystem is mounted", "DIR"),
     Option("proc_root", _text, "/proc", "where the host's /proc is mounted", "DIR"),
     Option("read_only", _bool, False, "TUI: no exec and no container actions", "BOOL"),
+    Option("web_tls_cert", _text, "", "exporter: TLS certificate (PEM); with --web-tls-key serves HTTPS", "FILE"),
+    Option("web_tls_key", _text, "", "exporter: TLS private key (PEM)", "FILE"),
+    Option(
+        "web_basic_auth", BasicAuth.parse, None,
+        "exporter: require USER:PASSWORD or USER:sha256:<hex> (prefer the env var or file: flags show in ps)",
+        "USER:SECRET",
+    ),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -152,6 +160,9 @@ class Config:
     cgroup_root: str = "/sys/fs/cgroup"
     proc_root: str = "/proc"
     read_only: bool = False
+    web_tls_cert: str = ""
+    web_tls_key: str = ""
+    web_basic_auth: BasicAuth | None = None
     config_file: str = ""
     sources: Mapping[str, str] = field(default_factory=dict)
 

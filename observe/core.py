@@ -14,6 +14,7 @@ from observe.config import Config
 from observe.engine import Engine
 from observe.inventory import Inventory
 from observe.model import ContainerInfo
+from observe.stats.sampler import StatsSampler, choose_backend
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,11 @@ class Core:
         self.config = config
         self.engine = engine
         self.inventory = Inventory(engine, config.selection, config.service_label)
+        self.sampler = StatsSampler(
+            self.inventory,
+            lambda: choose_backend(engine, config.cgroup_root, config.proc_root),
+            interval=config.interval,
+        )
         self._started = False
 
     def start(self) -> None:
@@ -38,7 +44,17 @@ class Core:
             self.inventory.start()
             self._started = True
 
+    def start_sampler(self) -> None:
+        """Start the inventory (if needed) and the stats sampler. Idempotent.
+
+        Raises:
+            EngineUnavailable: the engine cannot be listed.
+        """
+        self.start()
+        self.sampler.start()
+
     def stop(self) -> None:
+        self.sampler.stop()
         if self._started:
             self.inventory.stop()
             self._started = False

@@ -178,6 +178,25 @@ class Engine:
         )
         return stream
 
+    def stats_stream(self, container: str) -> CancellableStream:
+        """A decoded stream of a container's stats documents, one a second; ``close()`` from another thread ends it.
+
+        docker-py's own ``stats(stream=True)`` returns a bare generator that cannot be closed
+        from outside, so this builds the same request the way docker-py builds ``events``.
+
+        Raises:
+            ContainerNotFound: no such container.
+            EngineUnavailable: the engine cannot be reached.
+        """
+
+        def open_stream() -> CancellableStream:
+            url = self.api._url("/containers/{0}/stats", container)
+            response = self.api._get(url, params={"stream": True}, stream=True)
+            self.api._raise_for_status(response)
+            return CancellableStream(self.api._stream_helper(response, decode=True), response)
+
+        return self.call(open_stream, container)
+
     def iter_stream(self, stream: Iterator[T]) -> Iterator[T]:
         """Iterate a stream, turning a dropped connection into EngineUnavailable."""
         try:

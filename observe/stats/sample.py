@@ -1,0 +1,110 @@
+"""What one reading of a container's resource counters holds: frozen, backend-neutral data.
+
+A field is None when the host cannot provide it (no swap accounting, no pids controller, a
+remote engine that does not report it): consumers then omit the series rather than invent a
+zero. Counters are totals since the container's cgroup was created; rates are the consumer's
+business (see ``rate``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# Interfaces cAdvisor leaves out (``isIgnoredDevice``): loopback and the host ends of bridges.
+IGNORED_INTERFACE_PREFIXES = ("lo", "veth", "docker", "nerdctl")
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceCounters:
+    """One network interface inside the container's network namespace (``/proc/<pid>/net/dev``)."""
+
+    interface: str
+    rx_bytes: int
+    rx_packets: int
+    rx_errors: int
+    rx_dropped: int
+    tx_bytes: int
+    tx_packets: int
+    tx_errors: int
+    tx_dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIO:
+    """Block I/O of the container on one device; ``device`` is ``/dev/<name>`` or ``<major>:<minor>``."""
+
+    device: str
+    read_bytes: int
+    write_bytes: int
+    reads: int
+    writes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One reading of a container's counters.
+
+    ``time`` is the wall-clock (unix) time of the reading, ``monotonic`` the monotonic clock at
+    the same moment (use it for rates: the wall clock may jump). Spec fields (``spec_*``) are the
+    limits in force as the cgroup reports them, so ``docker update`` shows without re-inspecting.
+    """
+
+    time: float
+    monotonic: float
+    cpu_usage_seconds: float | None = None
+    cpu_user_seconds: float | None = None
+    cpu_system_seconds: float | None = None
+    cpu_cfs_periods: int | None = None
+    cpu_cfs_throttled_periods: int | None = None
+    cpu_cfs_throttled_seconds: float | None = None
+    memory_usage_bytes: int | None = None
+    memory_working_set_bytes: int | None = None
+    memory_rss_bytes: int | None = None
+    memory_cache_bytes: int | None = None
+    memory_swap_bytes: int | None = None
+    memory_mapped_file_bytes: int | None = None
+    memory_max_usage_bytes: int | None = None
+    memory_failcnt: int | None = None
+    oom_events: int | None = None
+    processes: int | None = None
+    threads: int | None = None
+    threads_max: int | None = None
+    spec_memory_limit_bytes: int | None = None  # 0 = unlimited
+    spec_cpu_quota_us: int | None = None  # 0 = no quota
+    spec_cpu_period_us: int | None = None
+    spec_cpu_shares: int | None = None
+    network: tuple[InterfaceCounters, ...] | None = None
+    block_io: tuple[DeviceIO, ...] | None = None
+
+
+def rate(older: Sample, newer: Sample, value: Callable[[Sample], float | int | None]) -> float | None:
+    """Per-second change of ``value`` between two samples; None when unknown or reset.
+
+    A counter that went down (the container's cgroup was recreated) gives None, not a negative rate.
+    """
+    a, b = value(older), value(newer)
+    dt = newer.monotonic - older.monotonic
+    if a is None or b is None or dt <= 0 or b < a:
+        return None
+    return (b - a) / dt
+
+
+def cpu_cores(older: Sample, newer: Sample) -> float | None:
+    """CPU used between two samples, in cores (1.0 = one core busy the whole time)."""
+    return rate(older, newer, lambda s: s.cpu_usage_seconds)
+
+
+def unlimited_as_zero(value: int | None) -> int | None:
+    """cAdvisor's ``specMemoryValue``: a limit above 2^62 means "no limit" and is reported as 0."""
+    if value is None:
+        return None
+    return 0 if value > 1 << 62 else value
+
+
+class StatsUnavailable(Exception):
+    """A container's counters could not be read this time (the message says why)."""
+
+
+class ContainerGone(StatsUnavailable):
+    """The container's cgroup or process no longer exists: it stopped between two looks."""

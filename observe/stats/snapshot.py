@@ -1,0 +1,53 @@
+"""The sampler's published data: immutable snapshots that faces read without touching Docker.
+
+Kept apart from the sampler so that the exporter and the TUI can import these types without
+loading docker-py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from observe.model import ContainerInfo
+from observe.stats.sample import Sample
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerStats:
+    """A running container with its latest sample and its recent samples, oldest first."""
+
+    container: ContainerInfo
+    latest: Sample
+    history: tuple[Sample, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SamplerHealth:
+    """How the sampler itself is doing: what the exporter reports as ``observe_sampler_*``."""
+
+    backend: str = ""
+    interval: float = 1.0
+    running: bool = False
+    sweeps: int = 0
+    errors: int = 0
+    last_sweep_seconds: float | None = None
+    last_success: float | None = None  # unix time of the last sweep in which every read succeeded
+    last_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StatsSnapshot:
+    """What the sampler knew after its last sweep.
+
+    ``containers`` are all selected containers (running or not), sorted by name; ``stats`` has
+    an entry for each running one that has been sampled.
+    """
+
+    time: float
+    containers: tuple[ContainerInfo, ...] = ()
+    stats: Mapping[str, ContainerStats] = field(default_factory=dict)
+    health: SamplerHealth = field(default_factory=SamplerHealth)
+
+    def get(self, container_id: str) -> ContainerStats | None:
+        return self.stats.get(container_id)
