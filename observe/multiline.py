@@ -293,7 +293,7 @@ class PartialJoiner:
         queue = self._queue
         while queue:
             head = queue[0]
-            if isinstance(head, _Partial):
+            if isinstance(head, _Partial) and self._open.get(head.stream) is head:
                 if now - head.last_now < timeout:
                     return
                 del self._open[head.stream]

@@ -357,15 +357,12 @@ class _Builder:
                             timestamp = parsed
                             del extra[key]
                             break
-        if level is None:
+        if kind == GO:
+            level = "fatal"
+        elif level is None:
             level = detect_level(text) if extra is None else None
             if level is None:
-                if kind == GO:
-                    level = "fatal"
-                elif kind in (JAVA, PYTHON):
-                    level = "error"
-                else:
-                    level = self.default_level.get(stream, "info")
+                level = "error" if kind in (JAVA, PYTHON) else self.default_level.get(stream, "info")
         if not invalid_utf8 and ("\ufffd" in text or "\ufffd" in stack_trace):
             invalid_utf8 = True
         doc: dict[str, Any] = {
@@ -386,16 +383,17 @@ class _Builder:
         if extra:
             json_key = self.json_key
             if json_key:
-                doc[self._free(json_key, doc)] = extra
+                doc[self._free(json_key, doc, extra)] = extra
             elif self.reserved.isdisjoint(extra):
                 doc.update(extra)
             else:
                 for key, value in extra.items():
-                    doc[self._free(key, doc) if key in self.reserved else key] = value
+                    doc[self._free(key, doc, extra) if key in self.reserved else key] = value
         return doc
 
-    def _free(self, key: str, doc: Mapping[str, Any]) -> str:
-        while key in self.reserved or key in doc:
+    def _free(self, key: str, doc: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
+        """``key``, or ``app_<key>`` (repeatedly) until it clashes with nothing."""
+        while key in self.reserved or key in doc or key in extra:
             key = "app_" + key
         return key
 
@@ -558,7 +556,7 @@ class LogPipeline:
             position = groups[i + 1].first.prev_position if i < last else self._watermark()
             if group.more is None:
                 text = first.text
-                doc = build(text, first.time_ns, first.stream, invalid_utf8=first.invalid_utf8,
+                doc = build(text, first.time_ns, first.stream, kind=group.kind, invalid_utf8=first.invalid_utf8,
                             truncated=first.truncated)
                 nbytes = _utf8_len(text)
             else:
