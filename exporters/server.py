@@ -81,10 +81,16 @@ class _Server(ThreadingHTTPServer):
     tls: ssl.SSLContext | None = None
 
     def finish_request(self, request: Any, client_address: Any) -> None:
-        if self.tls is not None:
-            request.settimeout(10)
-            request = self.tls.wrap_socket(request, server_side=True)
-        super().finish_request(request, client_address)
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(10)
+        wrapped = self.tls.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        try:
+            wrapped.do_handshake()
+            super().finish_request(wrapped, client_address)
+        finally:
+            wrapped.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("exporter request failed", exc_info=True,
