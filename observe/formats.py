@@ -57,11 +57,18 @@ _RESET = "\x1b[0m"
 _APPEND_NL = orjson.OPT_APPEND_NEWLINE
 
 
+class _Obj(dict[str, Any]):
+    """An object ``nest`` made itself (so the only kind it adds keys to: never the caller's)."""
+
+    __slots__ = ()
+
+
 def nest(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The logstash shape of a flat document: the normaliser's dotted keys become objects.
 
-    A key whose place is taken (an application field already holds a non-object there) is
-    kept flat under its dotted name, so nothing is lost.
+    A key whose place is taken (an application field already holds a non-object there, or
+    the other way round) is kept under a free name (its dotted name, or a ``_`` added), so
+    nothing is lost.
     """
     out: dict[str, Any] = {}
     nested = _NESTED
@@ -71,20 +78,29 @@ def nest(doc: Mapping[str, Any]) -> dict[str, Any]:
             while key in out:
                 key += "_"
             out[key] = value
-            continue
-        node: Any = out
-        for part in path[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            elif not isinstance(child, dict):
-                node = None
-                break
-            node = child
-        if node is None or path[-1] in node:
-            out[key] = value
+        elif len(path) == 2:
+            head, leaf = path
+            node = out.get(head)
+            if node is None:
+                out[head] = _Obj({leaf: value})
+            elif type(node) is _Obj and leaf not in node:
+                node[leaf] = value
+            else:
+                out[key] = value
         else:
-            node[path[-1]] = value
+            node = out
+            for part in path[:-1]:
+                child = node.get(part)
+                if child is None:
+                    child = node[part] = _Obj()
+                elif type(child) is not _Obj:
+                    break
+                node = child
+            else:
+                if path[-1] not in node:
+                    node[path[-1]] = value
+                    continue
+            out[key] = value
     return out
 
 

@@ -52,54 +52,41 @@ GO = "go"
 _PY_FRAMES, _PY_END, _PY_CHAINED = 0, 1, 2
 
 
-@dataclass(slots=True)
 class Entry:
-    """One logical line: a raw line, or partial chunks joined back together.
+    """One logical line (a raw line, or partial chunks joined back together), and the group
+    of lines merged after it.
 
     ``prev_position`` is the position of the raw line fed just before this entry's first
-    chunk: the furthest a checkpoint may go while this entry is still held.
+    chunk: the furthest a checkpoint may go while this entry is still held. Continuation
+    lines merged into the entry add their text to ``more`` and move ``position``,
+    ``last_now`` and ``raw_lines`` on; ``text`` stays the first line.
     """
 
-    text: str
-    time_ns: int
-    stream: str
-    position: LogPosition | None
-    prev_position: LogPosition | None
-    last_now: float
-    raw_lines: int = 1
-    invalid_utf8: bool = False
-    truncated: bool = False
+    __slots__ = ("invalid_utf8", "kind", "last_now", "more", "position", "prev_position", "raw_lines", "size",
+                 "state", "stream", "text", "time_ns", "truncated")
 
+    def __init__(self, text: str, time_ns: int, stream: str, position: LogPosition | None,
+                 prev_position: LogPosition | None, last_now: float, raw_lines: int = 1,
+                 invalid_utf8: bool = False, truncated: bool = False) -> None:
+        self.text = text
+        self.time_ns = time_ns
+        self.stream = stream
+        self.position = position
+        self.prev_position = prev_position
+        self.last_now = last_now
+        self.raw_lines = raw_lines
+        self.invalid_utf8 = invalid_utf8
+        self.truncated = truncated
+        self.kind = PLAIN
+        self.more: list[str] | None = None
+        self.size = 0
+        self.state = 0
 
-@dataclass(slots=True)
-class Group:
-    """Entries merged into one record (most groups hold a single entry)."""
-
-    first: Entry
-    kind: str = PLAIN
-    more: list[str] | None = None  # texts of the continuation lines
-    position: LogPosition | None = None
-    last_now: float = 0.0
-    raw_lines: int = 1
-    size: int = 0  # characters held, with one per line break
-    invalid_utf8: bool = False
-    truncated: bool = False
-    state: int = 0
-
-    @classmethod
-    def of(cls, entry: Entry, kind: str = PLAIN) -> Group:
-        return cls(entry, kind, None, entry.position, entry.last_now, entry.raw_lines, len(entry.text),
-                   entry.invalid_utf8, entry.truncated)
-
-    @property
-    def stream(self) -> str:
-        return self.first.stream
-
-    @property
-    def prev_position(self) -> LogPosition | None:
-        return self.first.prev_position
+    def __repr__(self) -> str:
+        return f"Entry({self.text!r}, {self.stream}, lines={self.raw_lines}, kind={self.kind})"
 
     def add(self, entry: Entry) -> None:
+        """Merge a continuation line into this group."""
         if self.more is None:
             self.more = []
         self.more.append(entry.text)
@@ -111,13 +98,17 @@ class Group:
         self.truncated = self.truncated or entry.truncated
 
     def lines(self) -> list[str]:
-        """All texts in order, trailing blank lines left out."""
-        out = [self.first.text]
+        """All texts of the group in order, trailing blank lines left out."""
+        out = [self.text]
         if self.more:
             out.extend(self.more)
         while len(out) > 1 and not out[-1].strip():
             out.pop()
         return out
+
+
+Group = Entry
+"""What the merger emits: an entry with the lines merged into it (most often none)."""
 
 
 def is_standalone(text: str) -> bool:
@@ -159,7 +150,7 @@ class Merger:
         text = entry.text
         if group is not None:
             if (
-                entry.stream == group.first.stream
+                entry.stream == group.stream
                 and group.size + len(text) < self.max_bytes
                 and self._continues(group, text)
             ):
@@ -167,11 +158,13 @@ class Merger:
                 return
             out.append(group)
             self.group = None
-        if not self.enabled or is_standalone(text):
-            out.append(Group.of(entry))
+        if not self.enabled or (text[:1] == "{" and text[-1:] == "}"):
+            out.append(entry)
             return
-        kind = start_kind(text)
-        self.group = Group.of(entry, kind)
+        if text[:1] in "Tpf":
+            entry.kind = start_kind(text)
+        entry.size = len(text)
+        self.group = entry
 
     def take(self) -> Group | None:
         """The held group, released."""

@@ -38,12 +38,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from observe.model import ContainerInfo, LogLine, LogPosition
-from observe.multiline import GO, JAVA, PYTHON, Entry, Group, Merger, PartialJoiner, is_standalone
+from observe.multiline import GO, JAVA, PYTHON, Entry, Group, Merger, PartialJoiner
 
 LEVELS = ("trace", "debug", "info", "notice", "warn", "error", "critical", "fatal")
 """Canonical ``log.level`` values, least severe first."""
@@ -75,13 +75,28 @@ _LEVEL_KEYS = ("level", "severity", "lvl", "levelname", "log.level")
 _TIME_KEYS = ("time", "ts", "timestamp", "@timestamp")
 
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|[@-Z\\-_])")
-_LOGFMT = re.compile(r"(?:^|\s)(?:level|lvl|severity|loglevel)=\"?([A-Za-z]+)")
+_LOGFMT_VALUE = re.compile(r"\"?([A-Za-z]+)")
 _KLOG_RE = re.compile(r"[IWEF]\d{4} \d\d:\d\d:\d\d")
 _SYSLOG_RE = re.compile(r"<(\d{1,3})>")
 _RFC3339 = re.compile(
     r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d:\d\d)(?:[.,](\d{1,9})\d*)?(?:([Zz])|([+-])(\d\d):?(\d\d))\Z"
 )
 _TOKEN_STRIP = "[]()<>{}|:,;*"
+_OPENERS = "[(<{|"
+_CLOSERS = "])>}|:,;"
+
+
+def _level_tokens() -> dict[str, str]:
+    """Words taken for a level as they stand: capitals bare, any case when decorated."""
+    out = dict(_UPPER)
+    for name, level in _SYNONYMS.items():
+        for form in {name, name.upper(), name.capitalize()}:
+            for deco in ("[{}]", "<{}>", "({})", "{{{}}}", "|{}|", "{}:", "[{}]:", "[{}],"):
+                out[deco.format(form)] = level
+    return out
+
+
+_TOKENS = _level_tokens()
 
 # Application times outside 1990..2200 are taken for something else (a counter, a duration).
 _TIME_MIN_NS = 631_152_000 * 10**9
@@ -119,9 +134,8 @@ class NormaliseOptions:
     flush_timeout: float = 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One normalised record, ready to render.
+class Record(NamedTuple):
+    """One normalised record, ready to render (immutable; a NamedTuple because it is made per line).
 
     ``position`` is where the reader's checkpoint may advance once this record, and every
     record before it, has been delivered: the last raw line such that no raw line up to it is
@@ -162,12 +176,10 @@ def detect_level(text: str) -> str | None:
     if not text:
         return None
     head = text[:200]
-    if "=" in head:
-        m = _LOGFMT.search(head)
-        if m is not None:
-            level = _SYNONYMS.get(m.group(1).lower())
-            if level is not None:
-                return level
+    if "vel=" in head or "lvl=" in head or "rity=" in head:
+        level = _logfmt_level(head)
+        if level is not None:
+            return level
     first = head[0]
     if first in "IWEF" and _KLOG_RE.match(head):
         return _KLOG[first]
@@ -175,20 +187,29 @@ def detect_level(text: str) -> str | None:
         m = _SYSLOG_RE.match(head)
         if m is not None and int(m.group(1)) <= 191:
             return _SYSLOG[int(m.group(1)) % 8]
-    upper = _UPPER
+    tokens = _TOKENS
     for token in head.split(None, 5)[:5]:
-        bare = token.strip(_TOKEN_STRIP)
-        level = upper.get(bare)
+        level = tokens.get(token)
         if level is not None:
             return level
-        if ":" in bare:
-            level = upper.get(bare.split(":", 1)[0])
+        if ":" in token:  # Python logging's "ERROR:root:message"
+            level = tokens.get(token[: token.index(":")])
             if level is not None:
                 return level
-        if bare != token and bare:
-            level = _SYNONYMS.get(bare.lower())
+        if len(token) <= 16 and (token[0] in _OPENERS or token[-1] in _CLOSERS):
+            level = _SYNONYMS.get(token.strip(_TOKEN_STRIP).lower())
             if level is not None:
                 return level
+    return None
+
+
+def _logfmt_level(head: str) -> str | None:
+    for key in ("level=", "lvl=", "severity="):
+        i = head.find(key)
+        if i >= 0 and (i == 0 or head[i - 1] in ' \t"' or head[i - 3 : i] == "log"):
+            m = _LOGFMT_VALUE.match(head, i + len(key))
+            if m is not None:
+                return _SYNONYMS.get(m.group(1).lower())
     return None
 
 
@@ -316,7 +337,6 @@ class _Builder:
         text: str,
         time_ns: int,
         stream: str,
-        *,
         stack_trace: str = "",
         kind: str = "",
         invalid_utf8: bool = False,
@@ -326,7 +346,7 @@ class _Builder:
         timestamp = 0
         extra: dict[str, Any] | None = None
         message = text
-        if not stack_trace and is_standalone(text):
+        if text[:1] == "{" and text[-1:] == "}" and not stack_trace:
             extra = self._parse_json(text)
             if extra is not None:
                 for key in _MESSAGE_KEYS:
@@ -365,8 +385,14 @@ class _Builder:
                 level = "error" if kind in (JAVA, PYTHON) else self.default_level.get(stream, "info")
         if not invalid_utf8 and ("\ufffd" in text or "\ufffd" in stack_trace):
             invalid_utf8 = True
+        when = timestamp or time_ns
+        cache = _ts_cache
+        if when // 1_000_000_000 == cache[0]:
+            stamp = f"{cache[1]}.{when % 1_000_000_000 // 1000:06d}Z"
+        else:
+            stamp = format_time_ns(when)
         doc: dict[str, Any] = {
-            "@timestamp": format_time_ns(timestamp or time_ns),
+            "@timestamp": stamp,
             "@version": "1",
             "message": message,
             "log.level": level,
@@ -467,6 +493,8 @@ class LogPipeline:
         self._merger = Merger(options.multiline, options.max_line_bytes)
         self._last_position: LogPosition | None = None
         self._timeout = options.flush_timeout
+        self._strip_ansi = options.strip_ansi
+        self._quick_cap = options.max_line_bytes // 4  # no shorter text can be over the cap
 
     @property
     def pending(self) -> bool:
@@ -488,9 +516,12 @@ class LogPipeline:
         self._last_position = line.position
         groups: list[Group] = []
         if not line.partial and not self._joiner.active:
-            text, truncated = clean_text(line.text, self.options)
-            if truncated:
-                self.counters["truncated"] += 1
+            text = line.text
+            truncated = False
+            if (text[-1:] == "\r") or (self._strip_ansi and "\x1b" in text) or len(text) > self._quick_cap:
+                text, truncated = clean_text(text, self.options)
+                if truncated:
+                    self.counters["truncated"] += 1
             self._merger.push(
                 Entry(text, line.time_ns, line.stream, line.position, prev, now, 1, line.invalid_utf8, truncated),
                 groups,
@@ -541,32 +572,30 @@ class LogPipeline:
     def _watermark(self) -> LogPosition | None:
         group = self._merger.group
         if group is not None:
-            return group.first.prev_position
+            return group.prev_position
         if self._joiner.active:
             return self._joiner.prev_position
         return self._last_position
 
     def _records(self, groups: list[Group]) -> list[Record]:
         build = self._builder.build
-        counters = self.counters
         out: list[Record] = []
         last = len(groups) - 1
         for i, group in enumerate(groups):
-            first = group.first
-            position = groups[i + 1].first.prev_position if i < last else self._watermark()
-            if group.more is None:
-                text = first.text
-                doc = build(text, first.time_ns, first.stream, kind=group.kind, invalid_utf8=first.invalid_utf8,
-                            truncated=first.truncated)
-                nbytes = _utf8_len(text)
+            position = groups[i + 1].prev_position if i < last else self._watermark()
+            more = group.more
+            if more is None:
+                text = group.text
+                doc = build(text, group.time_ns, group.stream, "", group.kind, group.invalid_utf8, group.truncated)
+                nbytes = len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
             else:
                 lines = group.lines()
                 stack = "\n".join(lines)
                 message = lines[-1] if group.kind == PYTHON and len(lines) > 1 else lines[0]
-                doc = build(message, first.time_ns, first.stream, stack_trace=stack, kind=group.kind,
-                            invalid_utf8=group.invalid_utf8, truncated=group.truncated)
+                doc = build(message, group.time_ns, group.stream, stack, group.kind, group.invalid_utf8,
+                            group.truncated)
                 nbytes = _utf8_len(stack)
-            if doc.get("log.invalid_utf8"):
-                counters["invalid_utf8"] += 1
-            out.append(Record(doc, first.time_ns, doc["log.level"], first.stream, position, group.raw_lines, nbytes))
+            if "log.invalid_utf8" in doc:
+                self.counters["invalid_utf8"] += 1
+            out.append(Record(doc, group.time_ns, doc["log.level"], group.stream, position, group.raw_lines, nbytes))
         return out

@@ -107,3 +107,12 @@ def test_any_mapping_renders(doc: dict[str, Any]) -> None:
     for fmt in ("json", "logstash"):
         assert isinstance(orjson.loads(render(doc, fmt)), dict)
     render(doc, "text")
+
+
+def test_nest_never_changes_the_callers_objects() -> None:
+    app_log = {"logger": "x"}
+    doc = {"log": app_log, "log.level": "info", "container.image.name": "a", "container": {"image": {}}}
+    out = nest(doc)
+    assert app_log == {"logger": "x"} and doc["container"] == {"image": {}}
+    assert out["log"] == {"logger": "x"} and out["log.level"] == "info"
+    assert orjson.loads(render(doc, "logstash")) == orjson.loads(orjson.dumps(out))
