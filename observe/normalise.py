@@ -188,7 +188,7 @@ def detect_level(text: str) -> str | None:
         if m is not None and int(m.group(1)) <= 191:
             return _SYSLOG[int(m.group(1)) % 8]
     tokens = _TOKENS
-    for token in head.split(None, 5)[:5]:
+    for token in head[:120].split(None, 5)[:5]:
         level = tokens.get(token)
         if level is not None:
             return level
