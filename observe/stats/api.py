@@ -155,7 +155,7 @@ class _Follower:
                 for doc in self.engine.iter_stream(self._stream):
                     if self._stop.is_set():
                         return
-                    if isinstance(doc, Mapping) and doc.get("read", "").startswith("0001-"):
+                    if isinstance(doc, Mapping) and str(doc.get("read") or "").startswith("0001-"):
                         continue  # the engine's placeholder for a container that is not running
                     self.latest = (doc, self.clock(), self.monotonic())
                     self.last_error = ""
