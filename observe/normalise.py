@@ -82,8 +82,6 @@ _RFC3339 = re.compile(
     r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d:\d\d)(?:[.,](\d{1,9})\d*)?(?:([Zz])|([+-])(\d\d):?(\d\d))\Z"
 )
 _TOKEN_STRIP = "[]()<>{}|:,;*"
-_OPENERS = "[(<{|"
-_CLOSERS = "])>}|:,;"
 
 
 def _level_tokens() -> dict[str, str]:
@@ -97,6 +95,7 @@ def _level_tokens() -> dict[str, str]:
 
 
 _TOKENS = _level_tokens()
+_LEVEL_WORDS = {form: level for name, level in _SYNONYMS.items() for form in (name, name.upper(), name.capitalize())}
 
 # Application times outside 1990..2200 are taken for something else (a counter, a duration).
 _TIME_MIN_NS = 631_152_000 * 10**9
@@ -187,17 +186,21 @@ def detect_level(text: str) -> str | None:
         m = _SYSLOG_RE.match(head)
         if m is not None and int(m.group(1)) <= 191:
             return _SYSLOG[int(m.group(1)) % 8]
+    words = head[:120].split(None, 5)
+    if not words:
+        return None
     tokens = _TOKENS
-    for token in head[:120].split(None, 5)[:5]:
-        level = tokens.get(token)
+    word = words[0]
+    if ":" in word:  # Python logging's "ERROR:root:message"
+        level = tokens.get(word[: word.index(":")])
         if level is not None:
             return level
-        if ":" in token:  # Python logging's "ERROR:root:message"
-            level = tokens.get(token[: token.index(":")])
-            if level is not None:
-                return level
-        if len(token) <= 16 and (token[0] in _OPENERS or token[-1] in _CLOSERS):
-            level = _SYNONYMS.get(token.strip(_TOKEN_STRIP).lower())
+    for word in words[:5]:
+        level = tokens.get(word)
+        if level is not None:
+            return level
+        if word[0] in "[<(" and len(word) <= 14:  # "[INFO ]", "[warn]," and other decorations
+            level = _SYNONYMS.get(word.strip(_TOKEN_STRIP).lower())
             if level is not None:
                 return level
     return None
@@ -244,7 +247,16 @@ def parse_time(value: object) -> int | None:
     milliseconds, microseconds or nanoseconds (told apart by size). Times outside
     1990..2200 are refused, as are booleans.
     """
-    if isinstance(value, str):
+    if type(value) is float:
+        if not 0 < value < 1e20:  # also refuses NaN
+            return None
+        if value < 1e11:
+            ns = round(value * 1_000_000) * 1000
+        elif value < 1e14:
+            ns = round(value * 1000) * 1000
+        else:
+            ns = int(value) if value >= 1e17 else int(value) * 1000
+    elif isinstance(value, str):
         if len(value) > 40:
             return None
         m = _RFC3339.match(value)
@@ -265,17 +277,17 @@ def parse_time(value: object) -> int | None:
             offset = int(off_h) * 3600 + int(off_m) * 60
             secs = secs - offset if sign == "+" else secs + offset
         ns = secs * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        if not value > 0 or value >= 1e20:  # also refuses NaN
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not 0 < value < 10**20:
             return None
-        if value < 1e11:
-            ns = round(value * 1_000_000) * 1000 if isinstance(value, float) else value * 1_000_000_000
-        elif value < 1e14:
-            ns = round(value * 1000) * 1000 if isinstance(value, float) else value * 1_000_000
-        elif value < 1e17:
-            ns = int(value) * 1000
+        if value < 10**11:
+            ns = value * 1_000_000_000
+        elif value < 10**14:
+            ns = value * 1_000_000
+        elif value < 10**17:
+            ns = value * 1000
         else:
-            ns = int(value)
+            ns = value
     else:
         return None
     if _TIME_MIN_NS <= ns < _TIME_MAX_NS:
@@ -358,7 +370,10 @@ class _Builder:
                         break
                 for key in _LEVEL_KEYS:
                     if key in extra:
-                        level = canonical_level(extra[key])
+                        value = extra[key]
+                        level = _LEVEL_WORDS.get(value) if type(value) is str else None
+                        if level is None:
+                            level = canonical_level(value)
                         if level is not None:
                             del extra[key]
                             break

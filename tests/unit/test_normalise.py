@@ -206,6 +206,14 @@ def test_flat_log_level_key_and_conflict_chain() -> None:
     assert doc["app_app_message"] == "second" and doc["app_message"] == "taken"
 
 
+@pytest.mark.parametrize(("value", "level"), [('"Warning"', "warn"), ('" info "', "info"), ('"CRIT"', "critical"),
+                                             ("40", "warn"), ("3", "error"), ("true", None), ('["info"]', None)])
+def test_json_level_values(value: str, level: str | None) -> None:
+    doc = norm('{"severity":' + value + ',"msg":"m"}', "stderr")
+    assert doc["log.level"] == (level or "error")
+    assert ("severity" in doc) == (level is None)
+
+
 def test_unknown_level_and_bad_time_stay_as_fields() -> None:
     doc = norm('{"level":"loud","time":"yesterday","ts":1795573129,"msg":"x"}', "stderr")
     assert doc["log.level"] == "error"  # the stream's default
@@ -277,6 +285,9 @@ def test_json_message_ansi_stripped() -> None:
         (1_795_573_128_250, 1_795_573_128_250_000_000),
         (1_795_573_128_250_001, 1_795_573_128_250_001_000),
         (1_795_573_128_250_001_002, 1_795_573_128_250_001_002),
+        (1_795_573_128_250.0, 1_795_573_128_250_000_000),
+        (1.795573128250001e15, 1_795_573_128_250_001_000),
+        (1.7955731282500012e18, int(1.7955731282500012e18)),
         ("2026-11-25T02:18:48", None),  # no zone: ambiguous
         ("2026-02-30T00:00:00Z", None),
         ("2026-11-25T25:00:00Z", None),
