@@ -51,6 +51,8 @@ def _common_options() -> _Parser:
     group.add_argument("--config", dest="config", default=argparse.SUPPRESS, metavar="FILE",
                        help="TOML configuration file (env OBSERVE_CONFIG)")
     for option in OPTIONS:
+        # A boolean flag alone means true (`--read-only`); `--read-only false` also works.
+        flag_alone: dict[str, Any] = {"nargs": "?", "const": "true"} if isinstance(option.default, bool) else {}
         group.add_argument(
             option.flag,
             dest=option.name,
@@ -58,6 +60,7 @@ def _common_options() -> _Parser:
             action="append" if option.repeatable else "store",
             metavar=option.metavar,
             help=f"{option.help} (env {option.env})",
+            **flag_alone,
         )
     return common
 
@@ -65,7 +68,7 @@ def _common_options() -> _Parser:
 def build_parser() -> argparse.ArgumentParser:
     # Commands register themselves on import; keep this import here so `observe --help`
     # works even when a face's dependencies are broken.
-    from observe import cmd_exporter, commands  # noqa: F401
+    from observe import cmd_exporter, cmd_logs, commands  # noqa: F401
 
     common = _common_options()
     parser = _Parser(prog="observe", description="Observability for Docker containers: logs, metrics, live debugging.",

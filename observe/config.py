@@ -68,6 +68,28 @@ def _text(text: str) -> str:
     return text
 
 
+def _size(text: str) -> int:
+    s = text.strip().lower().removesuffix("b").removesuffix("i")
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    mult = units.get(s[-1:], 1)
+    digits = s[:-1] if s[-1:] in units else s
+    try:
+        value = int(float(digits) * mult)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size (e.g. 1MiB, 512k, 65536)") from None
+    if value < 1024:
+        raise ValueError(f"{text!r} is below 1 KiB")
+    return value
+
+
+def _format(text: str) -> str:
+    return _choice("logstash", "json", "text")(text)
+
+
+def _level(text: str) -> str:
+    return _choice("trace", "debug", "info", "notice", "warn", "error", "critical", "fatal")(text)
+
+
 def _host(text: str) -> str:
     value = text.strip()
     if value and "://" not in value:
@@ -85,7 +107,7 @@ class Option:
     help: str
     metavar: str = "VALUE"
     repeatable: bool = False
-    flag_names: tuple[str, ...] = ()
+    env_name: str = ""
 
     @property
     def flag(self) -> str:
@@ -93,7 +115,7 @@ class Option:
 
     @property
     def env(self) -> str:
-        return "OBSERVE_" + self.name.upper()
+        return self.env_name or "OBSERVE_" + self.name.upper()
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -128,6 +150,27 @@ OPTIONS: tuple[Option, ...] = (
     Option("cgroup_root", _text, "/sys/fs/cgroup", "where the host's cgroup filesystem is mounted", "DIR"),
     Option("proc_root", _text, "/proc", "where the host's /proc is mounted", "DIR"),
     Option("read_only", _bool, False, "TUI: no exec and no container actions", "BOOL"),
+    Option(
+        "sink", _text, ("stdout",), "where `observe run` sends records, a URL, repeatable "
+        "(stdout, file:///path, tcp://host:port, fluentd://host:24224, syslog+tcp://host:514)", "URL",
+        repeatable=True, env_name="OBSERVE_SINKS",
+    ),
+    Option("output_format", _format, "logstash", "record format: logstash (nested), json (flat dotted keys), text",
+           "FORMAT"),
+    Option("reader", _choice("auto", "api", "json-file"), "auto",
+           "log reader: json-file files when local, else the engine API (auto)", "READER"),
+    Option("read_from_head", _bool, False,
+           "on the first start, read containers already running from their first line (not from now)", "BOOL"),
+    Option("json_key", _text, "", "key under which an app's extra JSON fields go (empty: top level)", "KEY"),
+    Option("stdout_level", _level, "info", "log.level of stdout lines that name no level", "LEVEL"),
+    Option("stderr_level", _level, "error", "log.level of stderr lines that name no level", "LEVEL"),
+    Option("strip_ansi", _bool, True, "remove ANSI colour codes from messages", "BOOL"),
+    Option("max_line_bytes", _size, 1 << 20, "longer lines are truncated and flagged log.truncated", "SIZE"),
+    Option("multiline", _bool, True, "merge stack traces and indented continuations into one record", "BOOL"),
+    Option("flush_timeout", _positive_duration, 1.0, "longest a held multi-line record waits", "DURATION"),
+    Option("stall_timeout", _positive_duration, 10.0, "API reader: reopen a log stream silent this long", "DURATION"),
+    Option("stop_timeout", _positive_duration, 10.0, "on SIGTERM, how long to drain records to the sinks",
+           "DURATION"),
     Option("web_tls_cert", _text, "", "exporter: TLS certificate (PEM); with --web-tls-key serves HTTPS", "FILE"),
     Option("web_tls_key", _text, "", "exporter: TLS private key (PEM)", "FILE"),
     Option(
@@ -160,6 +203,19 @@ class Config:
     cgroup_root: str = "/sys/fs/cgroup"
     proc_root: str = "/proc"
     read_only: bool = False
+    sink: tuple[str, ...] = ("stdout",)
+    output_format: str = "logstash"
+    reader: str = "auto"
+    read_from_head: bool = False
+    json_key: str = ""
+    stdout_level: str = "info"
+    stderr_level: str = "error"
+    strip_ansi: bool = True
+    max_line_bytes: int = 1 << 20
+    multiline: bool = True
+    flush_timeout: float = 1.0
+    stall_timeout: float = 10.0
+    stop_timeout: float = 10.0
     web_tls_cert: str = ""
     web_tls_key: str = ""
     web_basic_auth: BasicAuth | None = None

@@ -7,14 +7,23 @@ engine clients of their own.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from observe.config import Config
-from observe.engine import Engine
+from observe.engine import CONTAINER_VERBS, Engine, ExecSocket
+from observe.errors import ObserveError
 from observe.inventory import Inventory
-from observe.model import ContainerInfo
+from observe.model import ContainerInfo, LogLine
+from observe.normalise import LogPipeline, NormaliseOptions, Record
 from observe.stats.sampler import StatsSampler, choose_backend
+from observe.telemetry import LogCounters, SinkStatus
+
+if TYPE_CHECKING:
+    from observe.collector import Collector
+    from observe.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +45,118 @@ class Core:
             lambda: choose_backend(engine, config.cgroup_root, config.proc_root),
             interval=config.interval,
         )
+        self.log_counters = LogCounters()
+        self.collector: Collector | None = None
+        self.delivery: Delivery | None = None
         self._started = False
 
+    # -- logs ------------------------------------------------------------------------------
+    def normalise_options(self) -> NormaliseOptions:
+        """How records are built, from the configuration; ``host.name`` is the engine's host."""
+        cfg = self.config
+        try:
+            host = str(self.engine.info().get("Name") or "")
+        except ObserveError:
+            host = ""
+        return NormaliseOptions(
+            host_name=host,
+            label_allowlist=cfg.label_allowlist,
+            json_key=cfg.json_key,
+            default_level={"stdout": cfg.stdout_level, "stderr": cfg.stderr_level},
+            strip_ansi=cfg.strip_ansi,
+            max_line_bytes=cfg.max_line_bytes,
+            multiline=cfg.multiline,
+            flush_timeout=cfg.flush_timeout,
+        )
+
+    def start_collector(self) -> Collector:
+        """Start the log collector: every selected container's records to the configured sinks.
+
+        Raises:
+            ConfigError: a sink URL or the state directory is invalid.
+            EngineUnavailable: the engine cannot be listed.
+        """
+        from observe.checkpoints import CheckpointStore
+        from observe.collector import Collector, CollectorOptions
+        from observe.delivery import Delivery
+        from observe.sinks import open_sink
+
+        cfg = self.config
+        sinks = [open_sink(url, cfg.output_format) for url in cfg.sink]
+        store = CheckpointStore(cfg.state_dir)
+        self.start()
+        self.delivery = Delivery(sinks, store)
+        self.delivery.start()
+        options = CollectorOptions(self.normalise_options(), reader=cfg.reader, read_from_head=cfg.read_from_head,
+                                   stall_timeout=cfg.stall_timeout)
+        self.collector = Collector(self.engine, self.inventory, self.delivery, store, self.log_counters, options)
+        self.collector.start()
+        return self.collector
+
+    def stop_collector(self, timeout: float) -> bool:
+        """Stop reading, deliver what is in flight (within ``timeout`` seconds), save checkpoints.
+
+        Returns:
+            True when every record read was delivered.
+        """
+        if self.collector is None or self.delivery is None:
+            return True
+        deadline = time.monotonic() + timeout
+        self.collector.stop(deadline)
+        delivered = self.delivery.finish(deadline)
+        if self.collector.checkpoints is not None:
+            self.collector.checkpoints.save()
+        return delivered
+
+    def sink_statuses(self) -> list[SinkStatus]:
+        """Delivery state of every sink (empty when the collector is not running)."""
+        return self.delivery.statuses() if self.delivery is not None else []
+
+    def follow_logs(self, container_id: str, on_records: Callable[[list[Record]], None],
+                    tail: int = 500) -> Callable[[], None]:
+        """Stream a container's normalised records (the last ``tail`` first) to ``on_records``.
+
+        ``on_records`` is called from a core thread with batches in order; the returned
+        function stops the stream. Reads through the engine API, so it works remotely and
+        needs no checkpoint.
+
+        Raises:
+            ContainerNotFound: no such container.
+        """
+        from observe.collector import pump_api
+        from observe.containers import from_inspect
+        from observe.sources.apilogs import ApiLogReader
+
+        info = self.inventory.get(container_id)
+        if info is None:
+            info = from_inspect(self.engine.inspect(container_id), self.engine.info(), self.config.service_label)
+        reader = ApiLogReader(self.engine, info.id, tty=info.tty, follow=True, tail=tail,
+                              stall_timeout=self.config.stall_timeout)
+        pipeline = LogPipeline(info, self.normalise_options())
+        stopped = threading.Event()
+        name = info.name
+
+        def deliver(records: list[Record]) -> None:
+            if records and not stopped.is_set():
+                on_records(records)
+
+        def feed(batch: list[LogLine]) -> None:
+            now = time.monotonic()
+            deliver([r for line in batch for r in pipeline.feed(line, now)])
+
+        def run() -> None:
+            pump_api(reader, feed, lambda: deliver(pipeline.flush_due(time.monotonic())), stopped, 0.25, name)
+            deliver(pipeline.flush_all())
+
+        threading.Thread(target=run, name=f"observe-logs-{info.short_id}", daemon=True).start()
+
+        def stop() -> None:
+            stopped.set()
+            reader.close()
+
+        return stop
+
+    # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Start following the engine. Raises EngineUnavailable when it cannot be listed."""
         if not self._started:
@@ -71,6 +190,67 @@ class Core:
 
     def container(self, ref: str) -> ContainerInfo | None:
         return self.inventory.get(ref)
+
+    # -- live debugging (the TUI's verbs) -----------------------------------------------
+    def top(self, container_id: str) -> tuple[list[str], list[list[str]]]:
+        """The container's processes as ``docker top`` shows them: (column titles, rows).
+
+        Raises:
+            ContainerNotFound: no such container.
+            ObserveError: the container is not running.
+        """
+        doc = self.engine.top(container_id)
+        titles = [str(t) for t in doc.get("Titles") or []]
+        rows = [[str(v) for v in row] for row in doc.get("Processes") or []]
+        return titles, rows
+
+    def action(self, container_id: str, verb: str) -> None:
+        """Start, stop, restart, pause, unpause, kill or remove (forced) a container.
+
+        Raises:
+            ObserveError: read-only mode, an unknown verb, or the engine refused (the message says which).
+            ContainerNotFound: no such container.
+        """
+        if self.config.read_only:
+            raise ObserveError(f"read-only mode: {verb} is disabled")
+        if verb not in CONTAINER_VERBS:
+            raise ObserveError(f"unknown action {verb!r}; expected one of {', '.join(CONTAINER_VERBS)}")
+        self.engine.container_action(container_id, verb)
+
+    def run_command(self, container_id: str, argv: Sequence[str]) -> tuple[int, str]:
+        """Run a command in a running container, without a TTY, and wait: (exit code, output text).
+
+        Raises:
+            ObserveError: read-only mode, or the container is not running / the command cannot start.
+            ContainerNotFound: no such container.
+        """
+        if self.config.read_only:
+            raise ObserveError("read-only mode: running commands is disabled")
+        code, out = self.engine.exec_run(container_id, list(argv))
+        return code, out.decode("utf-8", errors="replace")
+
+    def shell_command(self, container_id: str) -> list[str]:
+        """The interactive shell to open: the first of bash, ash and sh the container has (``sh`` if none is found).
+
+        Raises:
+            ObserveError: read-only mode, or the container is not running.
+            ContainerNotFound: no such container.
+        """
+        probe = 'for s in bash ash sh; do command -v "$s" >/dev/null 2>&1 && { echo "$s"; exit 0; }; done; exit 127'
+        code, out = self.run_command(container_id, ["sh", "-c", probe])
+        shell = out.strip().splitlines()[-1] if code == 0 and out.strip() else "sh"
+        return [shell]
+
+    def open_exec(self, container_id: str, argv: Sequence[str]) -> ExecSocket:
+        """Start ``argv`` in the container with a TTY; the caller bridges its socket to a terminal.
+
+        Raises:
+            ObserveError: read-only mode, or the container is not running / the command cannot start.
+            ContainerNotFound: no such container.
+        """
+        if self.config.read_only:
+            raise ObserveError("read-only mode: exec is disabled")
+        return self.engine.exec_tty(container_id, list(argv))
 
 
 def build_core(config: Config) -> Core:

@@ -6,6 +6,7 @@ vanished containers turn into ``ObserveError`` leaves with a message a user can 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -75,6 +76,70 @@ def unavailable(address: str, err: BaseException) -> EngineUnavailable:
         f"cannot reach the Docker engine at {address}: {why}; is dockerd running? "
         "Start it, or set DOCKER_HOST / --docker-host to where it listens"
     )
+
+
+class StreamStalled(ObserveError):
+    """No data arrived on a stream within its read timeout."""
+
+
+class LogStream:
+    """Frames of a logs response: ``(stream name, payload bytes)``; ``close()`` from any thread ends it.
+
+    Non-TTY containers send multiplexed frames (8-byte header: stream type, size); TTY
+    containers send a raw stream, all of it stdout. The payload is not line-aligned.
+    """
+
+    def __init__(self, engine: Engine, response: Any, read_timeout: float | None, tty: bool) -> None:
+        self.engine = engine
+        self.response = response
+        self.tty = tty
+        self.closed = False
+        if read_timeout is not None:
+            try:
+                sock = engine.api._get_raw_response_socket(response)
+                getattr(sock, "_sock", sock).settimeout(read_timeout)
+            except (AttributeError, OSError):
+                pass
+
+    def _read(self, n: int) -> bytes:
+        try:
+            return bytes(self.response.raw.read(n))
+        except Exception as err:  # urllib3/socket errors of many kinds; sort them out here
+            if self.closed:
+                return b""
+            text = f"{type(err).__name__} {err}".lower()
+            if "timed out" in text or "timeout" in text:
+                raise StreamStalled("no log data within the read timeout") from None
+            raise unavailable(self.engine.address, err) from None
+
+    def __iter__(self) -> Iterator[tuple[str, bytes]]:
+        if self.tty:
+            while True:
+                chunk = self._read(32768)
+                if not chunk:
+                    return
+                yield "stdout", chunk
+        while True:
+            header = self._read(8)
+            if len(header) < 8:
+                return
+            kind = "stderr" if header[0] == 2 else "stdout"
+            size = int.from_bytes(header[4:8], "big")
+            if not size:
+                continue
+            payload = self._read(size)
+            while len(payload) < size:
+                more = self._read(size - len(payload))
+                if not more:
+                    return
+                payload += more
+            yield kind, payload
+
+    def close(self) -> None:
+        self.closed = True
+        # Closing a broken connection may raise anything; it is closed either way.
+        with contextlib.suppress(Exception):
+            self.response.close()
 
 
 class Engine:
@@ -178,6 +243,40 @@ class Engine:
         )
         return stream
 
+    def log_stream(
+        self,
+        container_id: str,
+        *,
+        follow: bool,
+        since_ns: int = 0,
+        tail: int | None = None,
+        read_timeout: float | None = None,
+        tty: bool = False,
+    ) -> LogStream:
+        """Open the logs endpoint with Docker's timestamps; frames are demultiplexed by ``LogStream``.
+
+        Args:
+            since_ns: only lines at or after this time (ns since the epoch; 0 for all).
+            tail: only the last N lines (None for all).
+            read_timeout: seconds without data after which reading raises ``StreamStalled``.
+            tty: the container has a TTY (its inspect ``Config.Tty``): the stream is raw, not framed.
+
+        Raises:
+            ContainerNotFound: the container is gone.
+            EngineUnavailable: the engine cannot be reached.
+        """
+        params: dict[str, Any] = {
+            "stdout": 1, "stderr": 1, "timestamps": 1, "follow": 1 if follow else 0,
+            "tail": "all" if tail is None else str(tail),
+        }
+        if since_ns:
+            secs, ns = divmod(since_ns, 1_000_000_000)
+            params["since"] = f"{secs}.{ns:09d}"
+        url = self.api._url("/containers/{0}/logs", container_id)
+        response = self.call(lambda: self.api._get(url, params=params, stream=True, timeout=None), container_id)
+        self.call(lambda: self.api._raise_for_status(response), container_id)
+        return LogStream(self, response, read_timeout, tty)
+
     def stats_stream(self, container: str) -> CancellableStream:
         """A decoded stream of a container's stats documents, one a second; ``close()`` from another thread ends it.
 
@@ -197,6 +296,70 @@ class Engine:
 
         return self.call(open_stream, container)
 
+    def top(self, container: str) -> dict[str, Any]:
+        """``docker top``: ``{"Titles": [...], "Processes": [[...], ...]}`` of a running container.
+
+        Raises:
+            ContainerNotFound: no such container.
+            ObserveError: the container is not running.
+        """
+        result: dict[str, Any] = self.call(lambda: self.api.top(container), container)
+        return result
+
+    def container_action(self, container: str, verb: str, timeout: int = 10) -> None:
+        """Apply one of ``CONTAINER_VERBS`` to a container (``remove`` forces, like ``docker rm -f``).
+
+        Args:
+            timeout: seconds ``stop``/``restart`` wait before killing.
+
+        Raises:
+            ValueError: an unknown verb (a programming error, not a user's).
+            ContainerNotFound: no such container.
+            ObserveError: the engine refused (already stopped, not paused ...).
+        """
+        api = self.api
+        verbs: dict[str, Callable[[], Any]] = {
+            "start": lambda: api.start(container),
+            "stop": lambda: api.stop(container, timeout=timeout),
+            "restart": lambda: api.restart(container, timeout=timeout),
+            "pause": lambda: api.pause(container),
+            "unpause": lambda: api.unpause(container),
+            "kill": lambda: api.kill(container),
+            "remove": lambda: api.remove_container(container, force=True),
+        }
+        if verb not in verbs:
+            raise ValueError(f"unknown container action {verb!r}")
+        self.call(verbs[verb], container)
+
+    def exec_run(self, container: str, argv: list[str]) -> tuple[int, bytes]:
+        """Run a command in a container without a TTY and wait for it: (exit code, stdout and stderr).
+
+        Raises:
+            ContainerNotFound: no such container.
+            ObserveError: the container is not running, or the command cannot be started.
+        """
+        created = self.call(
+            lambda: self.api.exec_create(container, argv, stdout=True, stderr=True, stdin=False, tty=False), container
+        )
+        exec_id = created["Id"]
+        output = self.call(lambda: self.api.exec_start(exec_id, tty=False, stream=False, demux=False), container)
+        code = self.call(lambda: self.api.exec_inspect(exec_id), container).get("ExitCode")
+        return (-1 if code is None else int(code)), bytes(output or b"")
+
+    def exec_tty(self, container: str, argv: list[str]) -> ExecSocket:
+        """Start a command in a container with a TTY and stdin attached; its socket carries the raw terminal.
+
+        Raises:
+            ContainerNotFound: no such container.
+            ObserveError: the container is not running, or the command cannot be started.
+        """
+        created = self.call(
+            lambda: self.api.exec_create(container, argv, stdout=True, stderr=True, stdin=True, tty=True), container
+        )
+        exec_id = created["Id"]
+        sock = self.call(lambda: self.api.exec_start(exec_id, tty=True, socket=True), container)
+        return ExecSocket(self, exec_id, sock)
+
     def iter_stream(self, stream: Iterator[T]) -> Iterator[T]:
         """Iterate a stream, turning a dropped connection into EngineUnavailable."""
         try:
@@ -206,3 +369,53 @@ class Engine:
 
     def close(self) -> None:
         self.api.close()
+
+
+CONTAINER_VERBS = ("start", "stop", "restart", "pause", "unpause", "kill", "remove")
+"""The container actions ``Engine.container_action`` knows."""
+
+
+class ExecSocket:
+    """The raw, bidirectional stream of an exec started with a TTY: what the user types in, what the terminal shows out.
+
+    ``fileno()`` suits ``select``; ``recv`` returns b"" once the command has exited.
+    """
+
+    def __init__(self, engine: Engine, exec_id: str, sock: Any) -> None:
+        self.engine = engine
+        self.exec_id = exec_id
+        self._io = sock
+        self._sock = getattr(sock, "_sock", sock)
+
+    def fileno(self) -> int:
+        return int(self._sock.fileno())
+
+    def send(self, data: bytes) -> None:
+        """Write what the user typed. Raises EngineUnavailable when the connection broke."""
+        try:
+            self._sock.sendall(data)
+        except OSError as err:
+            raise unavailable(self.engine.address, err) from None
+
+    def recv(self, size: int = 65536) -> bytes:
+        """Read what the command wrote; b"" at its end (or when the connection broke)."""
+        try:
+            return bytes(self._sock.recv(size))
+        except OSError:
+            return b""
+
+    def resize(self, rows: int, columns: int) -> None:
+        """Tell the engine the terminal's size (the shell redraws for it)."""
+        self.engine.call(lambda: self.engine.api.exec_resize(self.exec_id, height=rows, width=columns))
+
+    def exit_code(self) -> int | None:
+        """The command's exit code; None while it still runs."""
+        code = self.engine.call(lambda: self.engine.api.exec_inspect(self.exec_id)).get("ExitCode")
+        return None if code is None else int(code)
+
+    def close(self) -> None:
+        response = getattr(self._io, "_response", None)
+        for part in (response, self._io, self._sock):
+            if part is not None:
+                with contextlib.suppress(OSError, ValueError):  # closing twice, or a broken connection
+                    part.close()

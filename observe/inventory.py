@@ -198,7 +198,8 @@ class Inventory:
         was = old is not None and self._selected(old)
         now = self._selected(new)
         if now and not was:
-            log.info("container in view", extra={"event": "InventoryContainerAdded", "container": new.name})
+            log.log(logging.INFO if event else logging.DEBUG, "container in view",
+                    extra={"event": "InventoryContainerAdded", "container": new.name})
             self._emit(InventoryChange(ADDED, new, event))
         elif now and was and (old != new or event is not None):
             self._emit(InventoryChange(UPDATED, new, event))

@@ -1,0 +1,1 @@
+"""Readers of what the engine produces: container logs (json-file and API)."""
