@@ -17,7 +17,7 @@ repaired, unknown objects are written as their ``str()``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -104,6 +104,40 @@ def nest(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_Plan = Callable[[list[Any]], dict[str, Any]]
+_plans: dict[tuple[str, ...], _Plan] = {}
+_seen: set[tuple[str, ...]] = set()
+_MAX_PLANS = 1024
+
+
+def _emit(shape: Any) -> str:
+    if isinstance(shape, int):
+        return f"v[{shape}]"
+    return "{" + ", ".join(f"{key!r}: {_emit(value)}" for key, value in shape.items()) + "}"
+
+
+def _nest_fast(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """``nest(doc)``, through a function compiled for the document's key layout.
+
+    Records of one container share a handful of layouts, so the nesting is worked out
+    once per layout (``nest`` run on the keys alone) and turned into one dict display
+    over the values. A layout is compiled the second time it is seen, up to
+    ``_MAX_PLANS`` of them; the rest take the plain ``nest``.
+    """
+    keys = tuple(doc)
+    plan = _plans.get(keys)
+    if plan is None:
+        if keys not in _seen or len(_plans) >= _MAX_PLANS:
+            if len(_seen) > 4 * _MAX_PLANS:
+                _seen.clear()
+            _seen.add(keys)
+            return nest(doc)
+        shape = nest(dict(zip(keys, range(len(keys)), strict=True)))
+        # Keys enter the source only as repr() literals, which eval back to the same strings.
+        plan = _plans[keys] = eval(compile("lambda v: " + _emit(shape), "<nest plan>", "eval"))
+    return plan(list(doc.values()))
+
+
 def _fallback(value: Any) -> Any:
     """``value`` made serialisable: surrogates repaired, too-deep nesting written as text."""
 
@@ -167,7 +201,7 @@ def render(doc: Mapping[str, Any], fmt: str, color: bool = False) -> bytes:
     if fmt == "json":
         return _dumps(doc)
     if fmt == "logstash":
-        return _dumps(nest(doc))
+        return _dumps(_nest_fast(doc))
     if fmt == "text":
         return _text(doc, color).encode("utf-8", "replace")
     raise ValueError(f"unknown log format {fmt!r} (expected one of {', '.join(FORMATS)})")
@@ -186,7 +220,7 @@ def render_batch(docs: Sequence[Mapping[str, Any]], fmt: str) -> bytes:
         except (TypeError, ValueError):
             return b"".join([_dumps(d, _APPEND_NL) for d in docs])
     if fmt == "logstash":
-        return b"".join([_dumps(nest(d), _APPEND_NL) for d in docs])
+        return b"".join([_dumps(_nest_fast(d), _APPEND_NL) for d in docs])
     if fmt == "text":
         return "".join([_text(d, False) + "\n" for d in docs]).encode("utf-8", "replace")
     raise ValueError(f"unknown log format {fmt!r} (expected one of {', '.join(FORMATS)})")

@@ -116,3 +116,29 @@ def test_nest_never_changes_the_callers_objects() -> None:
     assert app_log == {"logger": "x"} and doc["container"] == {"image": {}}
     assert out["log"] == {"logger": "x"} and out["log.level"] == "info"
     assert orjson.loads(render(doc, "logstash")) == orjson.loads(orjson.dumps(out))
+
+
+@settings(max_examples=300)
+@given(doc=st.dictionaries(
+    st.sampled_from(["log.level", "log", "container.id", "container", "container.image.name", "container.image.tag",
+                     "container.labels", "observe.time_ns", "message", "@timestamp", "error.stack_trace", "error",
+                     "log_", "x.y"]) | st.text(max_size=8),
+    st.integers(-(2**63), 2**63 - 1) | st.text(max_size=5)
+    | st.dictionaries(st.text(max_size=3), st.integers(0, 9), max_size=2),
+    max_size=12))
+def test_compiled_nesting_matches_nest(doc: dict[str, Any]) -> None:
+    from observe.formats import _nest_fast
+
+    expected = orjson.dumps(nest(doc))
+    assert orjson.dumps(_nest_fast(doc)) == expected
+    assert orjson.dumps(_nest_fast(doc)) == expected  # the second time through a compiled plan
+    assert render(doc, "logstash") == expected
+
+
+def test_compiled_nesting_with_awkward_keys() -> None:
+    from observe.formats import _nest_fast
+
+    doc = {"log.level": "info", "'); import os; ('": 1, '"\n\\': 2, "é😀": 3, "log": 4}
+    for _ in range(3):
+        assert _nest_fast(doc) == nest(doc)
+    assert nest(doc)["log_"] == 4 and nest(doc)["'); import os; ('"] == 1
