@@ -1,0 +1,64 @@
+"""Runs ``observe run`` as a user would, writing to a file sink, and reads back what it wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class CollectorProcess:
+    """An ``observe run`` subprocess selecting one test's containers, with a file sink."""
+
+    def __init__(self, tmp: Path, case: str, *extra: str, reader: str = "auto") -> None:
+        self.out = tmp / "out.ndjson"
+        self.state = tmp / "state"
+        self.stderr_path = tmp / "collector.err"
+        self.case = case
+        self.extra = extra
+        self.reader = reader
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = [
+            sys.executable, "-m", "observe", "run", "--no-exporter",
+            "--sink", f"file://{self.out}", "--output-format", "json", "--state-dir", str(self.state),
+            "--label-selector", f"observe.test.case={self.case}", "--read-from-head", "--reader", self.reader,
+            "--flush-timeout", "300ms", *self.extra,
+        ]
+        with open(self.stderr_path, "ab") as err:
+            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=timeout)
+        self.proc = None
+        return code
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.out.exists():
+            return []
+        data = self.out.read_bytes()
+        complete = data[: data.rfind(b"\n") + 1]  # the sink may be writing the last line right now
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+    def messages(self, container_name: str) -> list[str]:
+        return [r["message"] for r in self.records() if r.get("container.name") == container_name]
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
+
+    def close(self) -> None:
+        if self.proc is not None:
+            with_pid = self.proc.pid
+            try:
+                os.kill(with_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+            self.proc = None
