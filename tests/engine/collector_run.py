@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -56,9 +57,7 @@ class CollectorProcess:
     def close(self) -> None:
         if self.proc is not None:
             with_pid = self.proc.pid
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(with_pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait(timeout=10)
             self.proc = None

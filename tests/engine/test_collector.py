@@ -22,7 +22,8 @@ while [ $i -lt 30 ]; do
   echo "{\"level\":\"warn\",\"msg\":\"json n=$i\",\"user\":\"u$i\"}"
   i=$((i+1))
 done
-printf 'Exception in thread "main" java.lang.IllegalStateException: boom\n\tat a.B.c(B.java:10)\n\tat a.D.e(D.java:20)\n'
+printf 'Exception in thread "main" java.lang.IllegalStateException: boom\n'
+printf '\tat a.B.c(B.java:10)\n\tat a.D.e(D.java:20)\n'
 echo "after-trace"
 printf 'big '; head -c 40960 /dev/zero | tr '\0' 'x'; echo
 printf 'bad \377\376 utf8\n'
