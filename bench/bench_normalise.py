@@ -49,21 +49,25 @@ def corpus(lines: int, generator: Path) -> Path:
 def load(path: Path) -> list[LogLine]:
     """The json-file lines as LogLine values, with the positions the json-file reader would give."""
     out: list[LogLine] = []
+    append = out.append
     offset = 0
     loads = orjson.loads
+    seconds: dict[str, int] = {}
     with path.open("rb") as f:
         for raw in f:
             offset += len(raw)
             d = loads(raw)
             log: str = d["log"]
-            partial = not log.endswith("\n")
+            partial = log[-1:] != "\n"
             text = log if partial else log[:-1]
-            stamp = d["time"]
-            secs = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
-            frac = stamp[20:-1] if len(stamp) > 20 else ""
-            time_ns = int(secs) * 1_000_000_000 + int(frac.ljust(9, "0") or 0)
-            out.append(LogLine(time_ns, d["stream"], text, partial, "\ufffd" in text,
-                               LogPosition(time_ns, 0, "1:1", offset)))
+            stamp: str = d["time"]
+            secs = seconds.get(stamp[:19])
+            if secs is None:
+                secs = seconds[stamp[:19]] = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+            frac = stamp[20:-1]
+            time_ns = secs * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
+            position = LogPosition(time_ns, 0, "1:1", offset)
+            append(LogLine(time_ns, d["stream"], text, partial, "\ufffd" in text, position))
     return out
 
 

@@ -111,11 +111,6 @@ Group = Entry
 """What the merger emits: an entry with the lines merged into it (most often none)."""
 
 
-def is_standalone(text: str) -> bool:
-    """A whole JSON object on one line: complete in itself, never merged."""
-    return text[:1] == "{" and text[-1:] == "}"
-
-
 def _is_go_frame(text: str) -> bool:
     # "main.main()", "net/http.(*conn).serve(0xc0001, {0x6e3f40})", "panic({0x4a0a60?, 0x55d520?})"
     paren = text.find("(")
