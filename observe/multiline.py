@@ -245,17 +245,17 @@ class PartialJoiner:
     def __init__(self, max_bytes: int = 1024 * 1024) -> None:
         self.max_bytes = max_bytes
         self._open: dict[str, _Partial] = {}
-        self._queue: deque[_Partial | Entry] = deque()
+        self.queue: deque[_Partial | Entry] = deque()  # held lines, oldest first; empty when nothing is
 
     @property
     def active(self) -> bool:
         """True while some line is unfinished (or waits behind an unfinished one)."""
-        return bool(self._queue)
+        return bool(self.queue)
 
     @property
     def prev_position(self) -> LogPosition | None:
         """``prev_position`` of the oldest held line (only meaningful when ``active``)."""
-        return self._queue[0].prev_position if self._queue else None
+        return self.queue[0].prev_position if self.queue else None
 
     def push(self, line: LogLine, now: float, prev_position: LogPosition | None, out: list[Entry]) -> None:
         """Take one raw line; append every line it completes to ``out``, in order."""
@@ -265,9 +265,9 @@ class PartialJoiner:
                 partial = _Partial(line.stream, line.time_ns, prev_position)
                 partial.add(line, now, self.max_bytes)
                 self._open[line.stream] = partial
-                self._queue.append(partial)
+                self.queue.append(partial)
                 return
-            self._queue.append(Entry(line.text, line.time_ns, line.stream, line.position, prev_position, now, 1,
+            self.queue.append(Entry(line.text, line.time_ns, line.stream, line.position, prev_position, now, 1,
                                      line.invalid_utf8))
         else:
             partial.add(line, now, self.max_bytes)
@@ -278,7 +278,7 @@ class PartialJoiner:
 
     def flush_due(self, now: float, timeout: float, out: list[Entry]) -> None:
         """Finish unfinished lines at the head of the queue whose last chunk is ``timeout`` old."""
-        queue = self._queue
+        queue = self.queue
         while queue:
             head = queue[0]
             if isinstance(head, _Partial) and self._open.get(head.stream) is head:
@@ -290,13 +290,13 @@ class PartialJoiner:
 
     def flush_all(self, out: list[Entry]) -> None:
         """Finish every unfinished line, as it stands."""
-        while self._queue:
-            head = self._queue.popleft()
+        while self.queue:
+            head = self.queue.popleft()
             out.append(head.entry() if isinstance(head, _Partial) else head)
         self._open.clear()
 
     def _release(self, out: list[Entry]) -> None:
-        queue = self._queue
+        queue = self.queue
         while queue:
             head = queue[0]
             if isinstance(head, _Partial):

@@ -530,7 +530,7 @@ class LogPipeline:
         prev = self._last_position
         self._last_position = line.position
         groups: list[Group] = []
-        if not line.partial and not self._joiner.active:
+        if not line.partial and not self._joiner.queue:
             text = line.text
             truncated = False
             if (text[-1:] == "\r") or (self._strip_ansi and "\x1b" in text) or len(text) > self._quick_cap:

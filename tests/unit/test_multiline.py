@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from observe.formats import FORMATS, render_batch
 from observe.model import LogLine, LogPosition
 from observe.normalise import LogPipeline, NormaliseOptions, Record
 from tests.unit.logsamples import (
@@ -309,3 +317,41 @@ def test_update_container_renames_later_records() -> None:
     assert p.feed(line(1, "a"), 0.0)[0].doc["container.name"] == "old"
     p.update_container(make_container("new"))
     assert p.feed(line(2, "b"), 0.0)[0].doc["container.name"] == "new"
+
+
+GENERATOR = Path(__file__).resolve().parents[3] / "shared" / "bench" / "gen_jsonfile.py"
+
+
+@pytest.mark.skipif(not GENERATOR.exists(), reason="the shared json-file generator is not beside the repository")
+def test_generated_json_file_log_gives_the_expected_records(tmp_path: Path) -> None:
+    """The benchmark corpus (nginx, JSON loggers, Java/Python traces, >16 KiB lines, odd bytes)."""
+    log, meta = tmp_path / "c.log", tmp_path / "c.json"
+    subprocess.run([sys.executable, str(GENERATOR), "--lines", "6000", "--out", str(log), "--meta", str(meta)],
+                   check=True, capture_output=True)
+    expected = json.loads(meta.read_text())
+    pipeline = LogPipeline(make_container(), NormaliseOptions())
+    records: list[Record] = []
+    offset = 0
+    with log.open("rb") as f:
+        for i, raw in enumerate(f):
+            offset += len(raw)
+            d = json.loads(raw)
+            text: str = d["log"]
+            partial = not text.endswith("\n")
+            ln = LogLine(T0 + i, d["stream"], text if partial else text[:-1], partial, "\ufffd" in text,
+                         LogPosition(T0 + i, 0, "1:1", offset))
+            records += pipeline.feed(ln, 0.0)
+    records += pipeline.flush_all()
+    assert len(records) == expected["expected_records_after_multiline"]
+    assert sum(r.lines for r in records) == expected["lines"]
+    assert records[-1].position is not None and records[-1].position.offset == offset
+    traces = [r for r in records if "error.stack_trace" in r.doc]
+    assert len(traces) == expected["java_traces"] + expected["python_traces"]
+    assert all(r.level == "error" for r in traces)
+    assert pipeline.counters["partial_joined"] == expected["partial_chunks"]
+    assert pipeline.counters["json_parsed"] > 0 and pipeline.counters["json_failed"] == 0
+    for fmt in FORMATS:
+        out = render_batch([r.doc for r in records], fmt)
+        assert out.count(b"\n") >= len(records)
+        if fmt != "text":
+            assert all(orjson.loads(x)["message"] is not None for x in out.splitlines())
