@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import CollectorRegistry
 
 from exporters import specs
+from exporters.autoscale.hpa import Decision
 from exporters.specs import COUNTER, GAUGE, LogFlagSeries, LogSeries, MetricSpec
 from observe.model import ContainerInfo
 from observe.stats import StatsSnapshot
@@ -72,6 +73,17 @@ def _family(spec: MetricSpec[Any], labels: Sequence[str]) -> Family:
     return UnknownMetricFamily(name, spec.help, labels=labels, unit=unit)
 
 
+def build_families(table: Sequence[MetricSpec[T]], items: Sequence[tuple[tuple[str, ...], T]],
+                   item_labels: tuple[str, ...]) -> Iterator[Metric]:
+    """One family per row of ``table``, with the series of every (item label values, item) pair."""
+    for spec in table:
+        family = _family(spec, item_labels + spec.labels)
+        for base, item in items:
+            for extra, value in spec.getter(item):
+                family.add_metric([*base, *extra], value)
+        yield family
+
+
 def core_source(core: Any) -> Callable[[], ScrapeInput]:
     """Read a ``Core``: the sampler's snapshot, and the log counters and sink statuses when the core has them."""
 
@@ -112,12 +124,7 @@ class ObserveCollector:
 
     def _build(self, table: Sequence[MetricSpec[T]], items: Sequence[tuple[tuple[str, ...], T]],
                item_labels: tuple[str, ...]) -> Iterator[Metric]:
-        for spec in table:
-            family = _family(spec, item_labels + spec.labels)
-            for base, item in items:
-                for extra, value in spec.getter(item):
-                    family.add_metric([*base, *extra], value)
-            yield family
+        return build_families(table, items, item_labels)
 
     def collect(self) -> Iterator[Metric]:
         started = self.timer()
@@ -145,6 +152,24 @@ class ObserveCollector:
         out += self._build(specs.SAMPLER, [((), snap.health)], ())
         yield from out
         yield from self._build(specs.SCRAPE, [((), self.timer() - started)], ())
+
+
+class DecisionCollector:
+    """Exposes the ``specs.AUTOSCALE`` rows from the latest autoscaling decisions, read at each scrape.
+
+    Args:
+        source: returns the latest decision of every service with a policy; must not block.
+    """
+
+    def __init__(self, source: Callable[[], Sequence[Decision]]) -> None:
+        self.source = source
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        decisions = sorted(self.source(), key=lambda d: d.service)
+        yield from build_families(specs.AUTOSCALE, [((d.service,), d) for d in decisions], ("service",))
 
 
 def make_registry(collector: ObserveCollector) -> CollectorRegistry:

@@ -8,7 +8,9 @@ value, so the series is absent rather than a made-up zero.
 
 Each table holds rows over one kind of item: ``RUNNING`` over a running container's stats,
 ``CONTAINERS`` over every selected container, ``LOGS`` over log counters, ``SINKS`` over sink
-statuses, ``SAMPLER`` over the sampler's health.
+statuses, ``SAMPLER`` over the sampler's health, ``AUTOSCALE`` over autoscaling decisions
+(one per service group with a policy; item label ``service``; exposed by its own collector
+when autoscaling runs).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from exporters.autoscale.hpa import Decision, Limit
 from observe.model import ContainerInfo
 from observe.stats import ContainerStats, Sample, SamplerHealth
 from observe.telemetry import SinkStatus
@@ -299,4 +302,34 @@ SCRAPE: tuple[MetricSpec[float], ...] = (
                GAUGE, "seconds", (), lambda seconds: _one(seconds)),
 )
 
+
+
+def _metric_values(d: Decision) -> Iterable[Series]:
+    return [((m.name,), m.value) for m in d.metrics if m.value is not None]
+
+
+AUTOSCALE: tuple[MetricSpec[Decision], ...] = (
+    MetricSpec("observe_autoscale_current_replicas", "Replicas the service group runs now (running, paused or "
+               "restarting).", GAUGE, "", (), lambda d: _one(d.current)),
+    MetricSpec("observe_autoscale_desired_replicas", "Replicas the service group should run, as the Kubernetes HPA "
+               "algorithm decides from its policy.", GAUGE, "", (), lambda d: _one(d.desired)),
+    MetricSpec("observe_autoscale_recommended_replicas", "Replicas the metrics alone ask for, before stabilisation, "
+               "rate policies and min/max; absent when no metric had a usable sample.", GAUGE, "", (),
+               lambda d: _one(d.recommendation)),
+    MetricSpec("observe_autoscale_min_replicas", "The policy's minimum replicas.", GAUGE, "", (),
+               lambda d: _one(d.min_replicas)),
+    MetricSpec("observe_autoscale_max_replicas", "The policy's maximum replicas.", GAUGE, "", (),
+               lambda d: _one(d.max_replicas)),
+    MetricSpec("observe_autoscale_metric_value", "A metric's average over the ready replicas with a sample, in the "
+               "target's unit (percent of the limit, cores, lines per second, or the metric's own).", GAUGE, "",
+               ("metric",), _metric_values),
+    MetricSpec("observe_autoscale_metric_target", "A metric's target per replica, in the same unit as "
+               "observe_autoscale_metric_value.", GAUGE, "", ("metric",),
+               lambda d: [((m.name,), m.target.target) for m in d.metrics]),
+    MetricSpec("observe_autoscale_limited", "1 for the rule that held the desired count back from what the metrics "
+               "ask for (reason=\"none\" when nothing did), 0 for the others.", GAUGE, "", ("reason",),
+               lambda d: [((str(limit),), 1.0 if d.limited is limit else 0.0) for limit in Limit]),
+)
+
 ALL_SPECS: tuple[MetricSpec[Any], ...] = (*RUNNING, *CONTAINERS, *LOGS, *LOG_FLAGS, *SINKS, *SAMPLER, *SCRAPE)
+"""What ``ObserveCollector`` exposes; ``AUTOSCALE`` is exposed by ``DecisionCollector`` next to it."""

@@ -21,6 +21,7 @@ from observe.errors import ConfigError, ContainerNotFound
 from observe.formats import FORMATS, render
 from observe.model import ContainerInfo, LogLine
 from observe.normalise import LEVEL_RANK, LEVELS, LogPipeline, Record
+from observe.sinks.base import check_sinks
 from observe.sources.apilogs import ApiLogReader
 from observe.sources.timefmt import parse_ns
 
@@ -153,18 +154,22 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         done.set()
 
+    check_sinks(config.sink, config.output_format)  # a bad sink fails before the engine is asked
     previous = signal.signal(signal.SIGTERM, on_signal)
     reopen_files = getattr(signal, "SIGHUP", None)
     core = build_core(config)
     server = None
+    autoscaling = None
     try:
         core.start_collector()
         if reopen_files is not None:
             signal.signal(reopen_files, lambda s, f: _reopen(core))
         if not args.no_exporter and config.listen:
             from exporters import start_exporter
+            from exporters.autoscale import start_autoscaling
 
             server = start_exporter(core)
+            autoscaling = start_autoscaling(core, server)
         log.info("collector running", extra={"event": "CollectorStarted", "sinks": [s.url for s in
                                                                                     core.sink_statuses()]})
         with contextlib.suppress(KeyboardInterrupt):
@@ -181,6 +186,8 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         if core.delivery is not None and core.delivery.closed.is_set():
             return 1
     finally:
+        if autoscaling is not None:
+            autoscaling.stop()
         if server is not None:
             server.stop()
         core.stop()

@@ -90,6 +90,17 @@ def _level(text: str) -> str:
     return _choice("trace", "debug", "info", "notice", "warn", "error", "critical", "fatal")(text)
 
 
+def _duration(text: str) -> float:
+    return parse_duration(text)
+
+
+def _http_url(text: str) -> str:
+    value = text.strip()
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError(f"{text!r} is not an http:// or https:// URL")
+    return value
+
+
 def _host(text: str) -> str:
     value = text.strip()
     if value and "://" not in value:
@@ -178,6 +189,21 @@ OPTIONS: tuple[Option, ...] = (
         "exporter: require USER:PASSWORD or USER:sha256:<hex> (prefer the env var or file: flags show in ps)",
         "USER:SECRET",
     ),
+    Option("autoscale_interval", _duration, 0.0,
+           "autoscaling: time between two evaluations (0: every sampling interval)", "DURATION"),
+    Option("autoscale_window", _positive_duration, 30.0,
+           "autoscaling: CPU and error rates are averaged over this much recent history", "DURATION"),
+    Option("autoscale_readiness_delay", _duration, 30.0,
+           "autoscaling: a replica started this recently is not ready (its CPU samples are set aside)",
+           "DURATION"),
+    Option("autoscale_webhook", _http_url, "",
+           "autoscaling: POST each decision as JSON to this URL when a service's desired replicas change", "URL"),
+    Option("autoscale_command", _text, "",
+           "autoscaling: run this shell command on each change, the decision JSON on stdin and "
+           "OBSERVE_SERVICE/OBSERVE_DESIRED/OBSERVE_CURRENT set", "CMD"),
+    Option("autoscale_apply", _bool, False,
+           "autoscaling: really create and remove compose replicas (default: dry run, log what it would do)",
+           "BOOL"),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -219,6 +245,12 @@ class Config:
     web_tls_cert: str = ""
     web_tls_key: str = ""
     web_basic_auth: BasicAuth | None = None
+    autoscale_interval: float = 0.0
+    autoscale_window: float = 30.0
+    autoscale_readiness_delay: float = 30.0
+    autoscale_webhook: str = ""
+    autoscale_command: str = ""
+    autoscale_apply: bool = False
     config_file: str = ""
     sources: Mapping[str, str] = field(default_factory=dict)
 

@@ -252,6 +252,37 @@ class Core:
             raise ObserveError("read-only mode: exec is disabled")
         return self.engine.exec_tty(container_id, list(argv))
 
+    # -- scaling (the autoscaling actuator's verbs) --------------------------------------
+    def create_replica_like(self, container_id: str, number: int) -> str:
+        """Create and start a replica of a compose service like ``container_id``, numbered ``number``.
+
+        Returns:
+            The new container's id.
+
+        Raises:
+            ObserveError: read-only mode.
+            ScalingError: not a compose replica, or the engine refused (see ``observe.scaling``).
+            ContainerNotFound: the template is gone.
+        """
+        from observe.scaling import create_replica_like
+
+        if self.config.read_only:
+            raise ObserveError("read-only mode: creating replicas is disabled")
+        return create_replica_like(self.engine, container_id, number)
+
+    def remove_replica(self, container_id: str, timeout: float | None = None) -> None:
+        """Stop a replica gracefully (``timeout`` s, None: its own stop timeout), then remove it.
+
+        Raises:
+            ObserveError: read-only mode.
+            ScalingError: the engine refused.
+        """
+        from observe.scaling import remove_replica
+
+        if self.config.read_only:
+            raise ObserveError("read-only mode: removing replicas is disabled")
+        remove_replica(self.engine, container_id, timeout)
+
 
 def build_core(config: Config) -> Core:
     """Connect to the engine and build the core (not yet started).

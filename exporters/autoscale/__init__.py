@@ -6,8 +6,81 @@
   recommendation and scale-event history it needs.
 - ``signals``: the pure step from raw per-replica readings (CPU seconds, working set, error
   lines) to the per-replica metric values the algorithm takes.
+- ``engine``: the evaluation loop over the core's snapshots, the ``/autoscale`` JSON.
+- ``actuator``: scaling compose groups on plain Docker through the core (off by default).
+- ``hooks``: the webhook and the command hook.
 
-Nothing here imports Docker or the exporter; the wiring to the stats sampler is a thin adapter.
+Nothing here imports Docker; ``start_autoscaling`` is what ``observe run`` and ``observe
+exporter`` call. Importing this package is cheap: the modules load when it is called.
 """
 
 from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from exporters.autoscale.engine import AutoscaleEngine
+    from exporters.autoscale.hpa import Decision
+    from exporters.server import ExporterServer, Request, Response
+
+__all__ = ["start_autoscaling"]
+
+JSON = "application/json"
+
+
+def _json(status: int, document: Any) -> Response:
+    return status, JSON, (json.dumps(document, indent=2) + "\n").encode()
+
+
+def service_paths(service: str) -> set[str]:
+    """The ``/autoscale/<service>`` paths of one service: as written and percent-encoded."""
+    return {f"/autoscale/{service}", f"/autoscale/{quote(service, safe='/')}"}
+
+
+def start_autoscaling(core: Any, server: ExporterServer | None = None, apply: bool | None = None) -> AutoscaleEngine:
+    """Start the evaluation loop on the core's snapshots; with a server, serve its metrics and JSON too.
+
+    On ``server`` it registers the ``observe_autoscale_*`` gauges (built at each scrape from the
+    latest decisions), ``/autoscale`` (every service's decision and reason) and
+    ``/autoscale/<service>`` (one service's decision alone). The loop runs whether or not a
+    policy exists yet: policies come with containers' labels at any time. The core's sampler
+    must be started (``start_exporter`` does it).
+
+    Args:
+        core: an ``observe.core.Core``.
+        server: the running exporter, or None.
+        apply: overrides the ``autoscale_apply`` option.
+
+    Returns:
+        The running loop; ``.stop()`` ends it (before the server and the core stop).
+    """
+    from exporters.autoscale.engine import AutoscaleEngine, AutoscaleOptions, decision_document
+
+    routed: set[str] = set()
+
+    def one_service(service: str) -> Any:
+        def handle(request: Request) -> Response:
+            found = engine.decision(service)
+            if found is None:
+                return _json(404, {"error": f"no autoscale policy for {service}"})
+            return _json(200, decision_document(found))
+
+        return handle
+
+    def on_decision(decision: Decision) -> None:
+        if server is None:
+            return
+        for path in service_paths(decision.service) - routed:
+            routed.add(path)
+            server.add_route(path, one_service(decision.service))
+
+    engine = AutoscaleEngine(core, AutoscaleOptions.from_config(core.config, apply), on_decision=on_decision)
+    if server is not None:
+        from exporters.prometheus import DecisionCollector
+
+        server.registry.register(DecisionCollector(engine.decisions))
+        server.add_route("/autoscale", lambda request: _json(200, engine.document()))
+    engine.start()
+    return engine
