@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"observe: {err}", file=sys.stderr)
         return err.exit_code
-    setup_logging(config.log_level, config.log_format)
+    setup_logging(config.log_level, config.log_format, fluentd=config.own_logs_fluentd)
     _, _, handler = COMMANDS[args.command]
     try:
         return handler(args, config)

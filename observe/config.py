@@ -101,6 +101,14 @@ def _http_url(text: str) -> str:
     return value
 
 
+def _host_port(text: str) -> str:
+    value = text.strip()
+    host, sep, port = value.rpartition(":")
+    if value and (not sep or not host or not port.isdigit() or not 0 < int(port) < 65536):
+        raise ValueError(f"{text!r} is not host:port")
+    return value
+
+
 def _host(text: str) -> str:
     value = text.strip()
     if value and "://" not in value:
@@ -166,6 +174,8 @@ OPTIONS: tuple[Option, ...] = (
         "(stdout, file:///path, tcp://host:port, fluentd://host:24224, syslog+tcp://host:514)", "URL",
         repeatable=True, env_name="OBSERVE_SINKS",
     ),
+    Option("own_logs_fluentd", _host_port, "",
+           "also ship observe's own logs to this Fluentd forward input (host:port, via fluent-logger)", "HOST:PORT"),
     Option("output_format", _format, "logstash", "record format: logstash (nested), json (flat dotted keys), text",
            "FORMAT"),
     Option("reader", _choice("auto", "api", "json-file"), "auto",
@@ -230,6 +240,7 @@ class Config:
     proc_root: str = "/proc"
     read_only: bool = False
     sink: tuple[str, ...] = ("stdout",)
+    own_logs_fluentd: str = ""
     output_format: str = "logstash"
     reader: str = "auto"
     read_from_head: bool = False

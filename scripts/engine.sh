@@ -19,6 +19,7 @@ command -v dockerd >/dev/null 2>&1 || need_packages+=(docker.io)
 dpkg -s busybox-static >/dev/null 2>&1 || need_packages+=(busybox-static)
 command -v promtool >/dev/null 2>&1 || need_packages+=(prometheus)
 command -v tmux >/dev/null 2>&1 || need_packages+=(tmux)
+command -v syslog-ng >/dev/null 2>&1 || need_packages+=(syslog-ng-core)
 if [ ${#need_packages[@]} -gt 0 ]; then
   say "installing ${need_packages[*]}"
   export DEBIAN_FRONTEND=noninteractive

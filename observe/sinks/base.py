@@ -78,7 +78,7 @@ def open_sink(url: str, default_format: str = "logstash") -> Sink:
     Raises:
         ConfigError: unknown scheme or bad options; the message names the URL.
     """
-    from observe.sinks import files  # noqa: F401 - registers stdout and file
+    from observe.sinks import files, fluentd, syslog, tcp  # noqa: F401 - they register their schemes
 
     raw = url.strip()
     scheme = "stdout" if raw in ("stdout", "-", "stdout://") else urlsplit(raw).scheme
@@ -89,3 +89,15 @@ def open_sink(url: str, default_format: str = "logstash") -> Sink:
         known = ", ".join(sorted(s + ("://" if s != "stdout" else "") for s in _FACTORIES))
         raise ConfigError(f"invalid value for --sink: unknown sink {redact(raw)!r} (known: {known})")
     return factory(raw, default_format)
+
+
+def check_sinks(urls: Sequence[str], default_format: str = "logstash") -> None:
+    """Open and close every sink a configuration names, so a bad one fails before anything starts.
+
+    Network sinks do not connect here (a receiver that is down is not a configuration error).
+
+    Raises:
+        ConfigError: the first bad URL, in one line.
+    """
+    for url in urls:
+        open_sink(url, default_format).close()
