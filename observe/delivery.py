@@ -220,6 +220,9 @@ class Delivery:
                 w.sink.close()
             except ObserveError as err:
                 log.warning("sink did not close cleanly", extra={"event": "SinkCloseFailed", "error": str(err)})
+            s = w.status()
+            log.info("sink stopped", extra={"event": "SinkStopped", "sink": s.name, "sent": s.sent, "failed": s.failed,
+                                            "retried": s.retried, "duplicates": s.duplicates})
         return ok
 
 
