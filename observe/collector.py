@@ -154,13 +154,17 @@ class Follower:
             position = JsonFileReader.end_position(self.container.log_path)
         reader = JsonFileReader(self.container.log_path, position, on_lost=self._lost,
                                 max_line_bytes=max(4 << 20, self.collector.options.normalise.max_line_bytes * 2))
-        poll = self.collector.options.poll_interval
+        # Poll quickly while lines come, more slowly (up to 250 ms) while the container is quiet.
+        fastest = self.collector.options.poll_interval
+        slowest = max(fastest, min(0.25, self.collector.options.normalise.flush_timeout / 2))
+        poll = fastest
         idle_after_drain = 0
         try:
             while not self.stopping.is_set():
                 lines = reader.read()
                 if lines:
                     idle_after_drain = 0
+                    poll = fastest
                     self._feed(lines)
                     continue
                 if self.draining.is_set():
@@ -170,6 +174,7 @@ class Follower:
                         return
                 self._emit(self.pipeline.flush_due(time.monotonic()))
                 self.stopping.wait(poll)
+                poll = min(slowest, poll * 2)
         finally:
             reader.close()
 
