@@ -68,7 +68,7 @@ def _common_options() -> _Parser:
 def build_parser() -> argparse.ArgumentParser:
     # Commands register themselves on import; keep this import here so `observe --help`
     # works even when a face's dependencies are broken.
-    from observe import cmd_dashboards, cmd_exporter, cmd_logs, commands  # noqa: F401
+    from observe import cmd_dashboards, cmd_exporter, cmd_logs, cmd_tui, commands  # noqa: F401
 
     common = _common_options()
     parser = _Parser(prog="observe", description="Observability for Docker containers: logs, metrics, live debugging.",

@@ -342,9 +342,22 @@ class Engine:
             lambda: self.api.exec_create(container, argv, stdout=True, stderr=True, stdin=False, tty=False), container
         )
         exec_id = created["Id"]
-        output = self.call(lambda: self.api.exec_start(exec_id, tty=False, stream=False, demux=False), container)
+        # The raw socket, read and closed here: docker-py's own readers leave the connection open.
+        sock = ExecSocket(self, exec_id, self.call(lambda: self.api.exec_start(exec_id, tty=False, socket=True)))
+        try:
+            raw = b""
+            while chunk := sock.recv():
+                raw += chunk
+        finally:
+            sock.close()
+        output = b""
+        pos = 0
+        while pos + 8 <= len(raw):  # multiplexed frames: 8-byte header (stream, 0, 0, 0, size), then the payload
+            size = int.from_bytes(raw[pos + 4:pos + 8], "big")
+            output += raw[pos + 8:pos + 8 + size]
+            pos += 8 + size
         code = self.call(lambda: self.api.exec_inspect(exec_id), container).get("ExitCode")
-        return (-1 if code is None else int(code)), bytes(output or b"")
+        return (-1 if code is None else int(code)), output
 
     def exec_tty(self, container: str, argv: list[str]) -> ExecSocket:
         """Start a command in a container with a TTY and stdin attached; its socket carries the raw terminal.

@@ -1,0 +1,144 @@
+"""The logs pane as data: entries made from normalised records, filters, search. Pure, no Textual.
+
+Records arrive in batches from the core's log follower; each becomes a small ``LogEntry``
+holding what a line shows plus the record itself (for the JSON view). Memory is bounded by
+the caller's ``deque(maxlen=...)``: whatever the log rate, only the newest entries are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from observe.normalise import LEVEL_RANK, LEVELS
+
+LEVEL_FILTERS = ("", "debug", "info", "warn", "error")
+"""The level filter's steps: everything, then "this level and above"."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One record as the logs pane shows it. ``seq`` increases by one per entry of a pane."""
+
+    seq: int
+    time_ns: int
+    level: str
+    stream: str
+    message: str
+    extra_lines: int
+    doc: Mapping[str, Any]
+
+    @property
+    def rank(self) -> int:
+        return LEVEL_RANK.get(self.level, LEVEL_RANK["info"])
+
+    def stamp(self) -> str:
+        """``HH:MM:SS.mmm`` in UTC, from Docker's time of the line."""
+        secs, ns = divmod(self.time_ns, 1_000_000_000)
+        return datetime.fromtimestamp(secs, UTC).strftime("%H:%M:%S") + f".{ns // 1_000_000:03d}"
+
+    def line(self, timestamps: bool = True) -> str:
+        """The text of the line as shown (and saved): ``[time] LEVEL message [+N lines]``."""
+        more = f"  [+{self.extra_lines} lines]" if self.extra_lines else ""
+        head = f"{self.stamp()} " if timestamps else ""
+        return f"{head}{self.level.upper():<5} {self.message}{more}"
+
+
+def entry_from_doc(seq: int, doc: Mapping[str, Any], time_ns: int, level: str, stream: str) -> LogEntry:
+    """A ``LogEntry`` from a normalised record's fields (``observe.normalise.Record``)."""
+    message = str(doc.get("message", ""))
+    first, _, rest = message.partition("\n")
+    trace = doc.get("error.stack_trace")
+    extra = rest.count("\n") + 1 if rest else 0
+    if isinstance(trace, str) and trace:
+        extra = max(extra, trace.count("\n"))
+    lvl = level if level in LEVEL_RANK else str(doc.get("log.level", "info"))
+    return LogEntry(seq, time_ns, lvl if lvl in LEVEL_RANK else "info", stream, first, extra, doc)
+
+
+@dataclass(frozen=True, slots=True)
+class LogQuery:
+    """Which entries are shown: a minimum level and an optional regular expression on the line.
+
+    ``error`` holds the message of a pattern that does not compile (then nothing is filtered by it).
+    """
+
+    min_level: str = ""
+    pattern: str = ""
+    error: str = ""
+
+    @classmethod
+    def make(cls, min_level: str = "", pattern: str = "") -> LogQuery:
+        if min_level and min_level not in LEVEL_RANK:
+            raise ValueError(f"unknown level {min_level!r}; expected one of {', '.join(LEVELS)}")
+        if pattern:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                return cls(min_level, "", f"bad regular expression: {err}")
+        return cls(min_level, pattern)
+
+    def keeps(self, entry: LogEntry) -> bool:
+        if self.min_level and entry.rank < LEVEL_RANK[self.min_level]:
+            return False
+        return not self.pattern or _compiled(self.pattern).search(entry.line(False)) is not None
+
+
+_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    found = _CACHE.get(pattern)
+    if found is None:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        found = _CACHE[pattern] = re.compile(pattern)
+    return found
+
+
+def next_level(current: str) -> str:
+    """The level filter after ``current`` in ``LEVEL_FILTERS`` (wrapping around)."""
+    i = LEVEL_FILTERS.index(current) if current in LEVEL_FILTERS else 0
+    return LEVEL_FILTERS[(i + 1) % len(LEVEL_FILTERS)]
+
+
+def search_spans(text: str, needle: str) -> list[tuple[int, int]]:
+    """Where ``needle`` occurs in ``text``, case-insensitively, without overlaps."""
+    if not needle:
+        return []
+    hay, low = text.lower(), needle.lower()
+    spans: list[tuple[int, int]] = []
+    start = hay.find(low)
+    while start >= 0:
+        spans.append((start, start + len(low)))
+        start = hay.find(low, start + len(low))
+    return spans
+
+
+def find_match(entries: list[LogEntry], needle: str, start: int, forward: bool, timestamps: bool) -> int | None:
+    """The index of the next (or previous) entry after ``start`` whose line contains ``needle``, wrapping."""
+    n = len(entries)
+    if not needle or not n:
+        return None
+    step = 1 if forward else -1
+    low = needle.lower()
+    i = start
+    for _ in range(n):
+        i = (i + step) % n
+        if low in entries[i].line(timestamps).lower():
+            return i
+    return None
+
+
+def pretty_record(doc: Mapping[str, Any]) -> str:
+    """The record as indented JSON, keys in their original order, non-JSON values as text."""
+    return json.dumps(dict(doc), indent=2, ensure_ascii=False, default=str)
+
+
+def render_lines(entries: Iterable[LogEntry], timestamps: bool) -> str:
+    """What "save" writes: the shown lines, one per line, newline-terminated."""
+    return "".join(e.line(timestamps) + "\n" for e in entries)
