@@ -167,7 +167,7 @@ class ContainersScreen(Screen[None]):
 
     def refresh_table(self) -> None:
         """Re-read the core and update the table in place, keeping the cursor on the same container."""
-        if not self.is_mounted or not self.query("#containers"):
+        if not self.query("#containers"):
             return  # not composed yet, or being torn down at exit
         rows = self.visible_rows()
         self.row_count = len(rows)

@@ -583,7 +583,7 @@ class DetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._refresh_title)
-        self._focus_tab(self.initial_tab)
+        self.call_after_refresh(self._focus_tab, self.initial_tab)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._focus_tab(str(event.pane.id))
@@ -592,8 +592,9 @@ class DetailScreen(Screen[None]):
         """Give the keys to the tab's main widget, so its bindings work at once."""
         target = {"logs": "#log-view", "inspect": "#inspect-tree", "processes": "#top-table",
                   "events": "#events-table", "stats": "#stats-pane"}.get(tab)
-        if target:
-            self.query_one(target).focus()
+        found = self.query(target) if target else None
+        if found:
+            found.first().focus()
 
     def _refresh_title(self) -> None:
         self.query_one("#detail-title", Static).update(self._title())
