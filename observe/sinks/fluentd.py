@@ -49,6 +49,7 @@ DEFAULT_TAG = "docker.{container.name}"
 _FIELD = re.compile(r"\{([^{}]*)\}")
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_@][A-Za-z0-9_@.\-]*")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 _KNOWN = {"tag", "format", "ack", "ack_timeout", "timeout", "ca", "cert", "key", "verify"}
 
 
@@ -197,6 +198,9 @@ class FluentdSink:
                 raise SinkError(f"{self.endpoint.address} did not acknowledge chunk "
                                 f"{next(iter(waiting))} within {self.ack_timeout:g}s")
             sock.settimeout(min(left, self.endpoint.timeout))
+            if _QUICKACK is not None:  # acknowledge the ack at once, or a Nagling receiver holds the next one
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
             try:
                 data = sock.recv(65536)
             except TimeoutError:
@@ -208,7 +212,10 @@ class FluentdSink:
             self._unpacker.feed(data)
             for msg in self._unpacker:
                 if isinstance(msg, dict):
-                    chunk = waiting.pop(str(msg.get("ack")), None)
+                    ack = msg.get("ack")
+                    if isinstance(ack, bytes):  # some receivers answer with bin
+                        ack = ack.decode("ascii", "replace")
+                    chunk = waiting.pop(str(ack), None)
                     if chunk is not None:
                         chunk.acked = True
 

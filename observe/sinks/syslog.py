@@ -54,12 +54,26 @@ def timestamp(time_ns: int) -> str:
     return f"{prefix}.{ns // 1000:06d}Z"
 
 
+_fields: dict[tuple[object, object, object], str] = {}
+
+
+def _names(host: object, app: object, stream: object) -> str:
+    """``HOST APP-NAME PROCID MSGID`` for a record, cached (a handful of containers write most lines)."""
+    key = (host, app, stream)
+    out = _fields.get(key)
+    if out is None:
+        if len(_fields) > 4096:
+            _fields.clear()
+        out = _fields[key] = f"{header_field(host, 255)} {header_field(app, 48)} - {header_field(stream, 32)}"
+    return out
+
+
 def frame(record: Record, msg: bytes, facility: int) -> bytes:
     """One record as an octet-counted RFC 5424 frame."""
     doc = record.doc
     pri = facility * 8 + SEVERITIES.get(record.level, 6)
-    head = (f"<{pri}>1 {timestamp(record.time_ns)} {header_field(doc.get('host.name'), 255)} "
-            f"{header_field(doc.get('container.name'), 48)} - {header_field(record.stream, 32)} - ")
+    names = _names(doc.get("host.name"), doc.get("container.name"), record.stream)
+    head = f"<{pri}>1 {timestamp(record.time_ns)} {names} - "
     body = head.encode("ascii") + msg
     return b"%d " % len(body) + body
 
