@@ -151,7 +151,8 @@ def test_cpu_load_scales_up_then_down_after_the_window(containers: Containers, d
     held = wait_decision(engine, service, lambda d: d.limited is Limit.SCALE_DOWN_WINDOW,
                          "the scale-down window holding the count")
     # (dry run: the group still runs 2; the window keeps it there although the metrics ask for 1)
-    assert held.desired == held.current == 2 and held.recommendation == 1, held
+    # An idle replica reads 0 % (asks for 0 before min clamps it) or a trace above (asks for 1).
+    assert held.desired == held.current == 2 and held.recommendation <= 1, held
     assert "scale-down window" in held.reason
     down = wait_decision(engine, service, lambda d: d.desired < 2, "the count coming down", timeout=30)
     elapsed = time.monotonic() - stopped

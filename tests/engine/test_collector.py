@@ -106,7 +106,7 @@ def test_rotation_under_load_loses_nothing(collector: CollectorProcess, containe
               "echo done; sleep 600")
     collector.start()
     containers.run("rotating", script, log_config={"type": "json-file", "config": {"max-size": "1m",
-                                                                                   "max-file": "3"}})
+                                                                                   "max-file": "5"}})
     name = containers.name("rotating")
     wait_for(lambda: "done" in collector.messages(name)[-5:], "the last line after rotations", timeout=120)
     numbers = [m for m in collector.messages(name) if m != "done"]
