@@ -7,9 +7,12 @@ runs is built by ``build_core`` from the resolved configuration.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -106,6 +109,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`observe events | head`): not an error of ours.
         sys.stderr.close()
         return 0
+
+
+@contextlib.contextmanager
+def stop_signal() -> Iterator[threading.Event]:
+    """An event set by SIGTERM (and Ctrl-C), for the long-running commands' main loops."""
+    done = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: done.set())
+    try:
+        yield done
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def wait_for_stop(done: threading.Event, give_up: Callable[[], bool] = lambda: False) -> None:
+    """Block until SIGTERM, Ctrl-C or ``give_up()`` says so (checked twice a second)."""
+    with contextlib.suppress(KeyboardInterrupt):
+        while not done.wait(0.5) and not give_up():
+            pass
 
 
 def now_utc() -> datetime:

@@ -9,14 +9,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-import signal
 import sys
-import threading
 import time
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from observe.cli import command, dumps
+from observe.cli import command, dumps, stop_signal, wait_for_stop
 from observe.config import Config
 from observe.core import build_core
 from observe.durations import parse_duration
@@ -37,28 +34,20 @@ def cmd_exporter(args: argparse.Namespace, config: Config) -> int:
     from exporters import start_exporter
     from exporters.autoscale import start_autoscaling
 
-    done = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        done.set()
-
-    previous = signal.signal(signal.SIGTERM, on_signal)
     core = build_core(config)
     server = None
     autoscaling = None
-    try:
-        server = start_exporter(core)
-        autoscaling = start_autoscaling(core, server)
-        with contextlib.suppress(KeyboardInterrupt):
-            while not done.wait(0.5):
-                pass
-    finally:
-        if autoscaling is not None:
-            autoscaling.stop()
-        if server is not None:
-            server.stop()
-        core.stop()
-        signal.signal(signal.SIGTERM, previous)
+    with stop_signal() as done:
+        try:
+            server = start_exporter(core)
+            autoscaling = start_autoscaling(core, server)
+            wait_for_stop(done)
+        finally:
+            if autoscaling is not None:
+                autoscaling.stop()
+            if server is not None:
+                server.stop()
+            core.stop()
     return 0
 
 

@@ -10,9 +10,8 @@ import signal
 import sys
 import threading
 import time
-from types import FrameType
 
-from observe.cli import command
+from observe.cli import command, stop_signal, wait_for_stop
 from observe.collector import pump_api
 from observe.config import Config
 from observe.core import Core, build_core
@@ -149,49 +148,36 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 @command("run", "the collector: every selected container's logs to the sinks, plus the Prometheus exporter")(_run_args)
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
-    done = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        done.set()
-
     check_sinks(config.sink, config.output_format)  # a bad sink fails before the engine is asked
-    previous = signal.signal(signal.SIGTERM, on_signal)
-    reopen_files = getattr(signal, "SIGHUP", None)
     core = build_core(config)
     server = None
     autoscaling = None
-    try:
-        core.start_collector()
-        if reopen_files is not None:
-            signal.signal(reopen_files, lambda s, f: _reopen(core))
-        if not args.no_exporter and config.listen:
-            from exporters import start_exporter
-            from exporters.autoscale import start_autoscaling
+    with stop_signal() as done:
+        try:
+            core.start_collector()
+            signal.signal(signal.SIGHUP, lambda signum, frame: _reopen(core))
+            if not args.no_exporter and config.listen:
+                from exporters import start_exporter
+                from exporters.autoscale import start_autoscaling
 
-            server = start_exporter(core)
-            autoscaling = start_autoscaling(core, server)
-        log.info("collector running", extra={"event": "CollectorStarted", "sinks": [s.url for s in
-                                                                                    core.sink_statuses()]})
-        with contextlib.suppress(KeyboardInterrupt):
-            last_save = time.monotonic()
-            while not done.wait(0.5) and not (core.delivery and core.delivery.closed.is_set()):
-                if time.monotonic() - last_save >= 1.0 and core.collector and core.collector.checkpoints:
-                    core.collector.checkpoints.save()
-                    last_save = time.monotonic()
-        log.info("stopping: draining records to the sinks", extra={"event": "CollectorStopping"})
-        delivered = core.stop_collector(config.stop_timeout)
-        if not delivered:
-            log.warning("stopped before every record was delivered; they are read again at the next start",
-                        extra={"event": "CollectorStoppedEarly"})
-        if core.delivery is not None and core.delivery.closed.is_set():
-            return 1
-    finally:
-        if autoscaling is not None:
-            autoscaling.stop()
-        if server is not None:
-            server.stop()
-        core.stop()
-        signal.signal(signal.SIGTERM, previous)
+                server = start_exporter(core)
+                autoscaling = start_autoscaling(core, server)
+            log.info("collector running", extra={"event": "CollectorStarted",
+                                                 "sinks": [s.url for s in core.sink_statuses()]})
+            wait_for_stop(done, lambda: core.delivery is not None and core.delivery.closed.is_set())
+            log.info("stopping: draining records to the sinks", extra={"event": "CollectorStopping"})
+            if not core.stop_collector(config.stop_timeout):
+                log.warning("stopped before every record was delivered; they are read again at the next start",
+                            extra={"event": "CollectorStoppedEarly"})
+            if core.delivery is not None and core.delivery.closed.is_set():
+                return 1
+        finally:
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
+            if autoscaling is not None:
+                autoscaling.stop()
+            if server is not None:
+                server.stop()
+            core.stop()
     return 0
 
 

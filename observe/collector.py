@@ -30,6 +30,7 @@ from observe.telemetry import LogCounters
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
+CHECKPOINT_INTERVAL = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +293,7 @@ class Collector:
         follower.start()
 
     def _manage(self) -> None:
+        last_save = time.monotonic()
         while not self._stop.is_set():
             try:
                 change = self._changes.get(timeout=0.1)
@@ -300,6 +302,10 @@ class Collector:
             if change is not None:
                 self._apply(change)
             self._reap()
+            # Delivered positions reach the disk every second: after a SIGKILL at most that is read again.
+            if self.checkpoints is not None and time.monotonic() - last_save >= CHECKPOINT_INTERVAL:
+                self.checkpoints.save()
+                last_save = time.monotonic()
 
     def _apply(self, change: InventoryChange) -> None:
         c = change.container

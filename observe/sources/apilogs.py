@@ -98,10 +98,15 @@ class ApiLogReader:
         self.tail = tail
         self.since_ns = since_ns
         self.stall_timeout = stall_timeout
+        # The high-water mark: the latest time handed out and how many lines at that instant, less one.
         self.last_ns = position.time_ns if position else 0
         self.last_seq = position.seq if position else -1
         self.reopens = 0
-        self._instant_count = 0
+        # What the current stream replays and must be skipped: lines before the mark's instant, and
+        # the first ``_skip_seq + 1`` lines at it.
+        self._skip_ns = self.last_ns
+        self._skip_seq = self.last_seq
+        self._at_skip = 0
         self._stream: LogStream | None = None
         self._closed = threading.Event()
 
@@ -116,20 +121,26 @@ class ApiLogReader:
             tty=self.tty,
         )
 
-    def _accept(self, time_ns: int) -> int | None:
-        """The ordinal of a line within its instant, or None when it was handed out before."""
-        if time_ns < self.last_ns:
-            return None
-        if time_ns == self.last_ns:
-            seq = self._instant_count
-            self._instant_count += 1
-            if seq <= self.last_seq:
-                return None
-            self.last_seq = seq
-            return seq
-        self.last_ns, self.last_seq = time_ns, 0
-        self._instant_count = 1
-        return 0
+    def _accept(self, time_ns: int) -> bool:
+        """Whether a line is new (False: a reopened stream replays it), moving the high-water mark.
+
+        Within one stream lines are taken as they come: stdout and stderr interleave, and the
+        chunks of a long line carry the time it began, so times are not monotonic. Only what a
+        reopened stream replays (at or before the mark it resumed from) is skipped.
+        """
+        if self._skip_ns:
+            if time_ns < self._skip_ns:
+                return False
+            if time_ns == self._skip_ns:
+                ordinal = self._at_skip
+                self._at_skip += 1
+                if ordinal <= self._skip_seq:
+                    return False
+        if time_ns > self.last_ns:
+            self.last_ns, self.last_seq = time_ns, 0
+        elif time_ns == self.last_ns:
+            self.last_seq += 1
+        return True
 
     def batches(self) -> Iterator[list[LogLine]]:
         """Batches of new lines, in order. Ends when the container stops (or, without follow, at the end).
@@ -140,7 +151,7 @@ class ApiLogReader:
         """
         first = True
         while not self._closed.is_set():
-            self._instant_count = 0
+            self._skip_ns, self._skip_seq, self._at_skip = self.last_ns, self.last_seq, 0
             try:
                 self._stream = self._open(first)
             except ContainerNotFound:
@@ -190,8 +201,7 @@ class ApiLogReader:
         out: list[LogLine] = []
         for time_ns, content, partial in messages:
             stamp = time_ns or self.last_ns
-            seq = self._accept(stamp)
-            if seq is None:
+            if not self._accept(stamp):
                 continue
             if content.endswith(b"\r") and not partial:
                 content = content[:-1] if self.tty else content
@@ -199,7 +209,8 @@ class ApiLogReader:
                 text, invalid = content.decode("utf-8"), False
             except UnicodeDecodeError:
                 text, invalid = content.decode("utf-8", "replace"), True
-            out.append(LogLine(stamp, stream, text, partial, invalid, LogPosition(stamp, seq)))
+            # The position is the high-water mark, so that a checkpoint never moves backwards.
+            out.append(LogLine(stamp, stream, text, partial, invalid, LogPosition(self.last_ns, self.last_seq)))
         return out
 
     def close(self) -> None:

@@ -132,3 +132,22 @@ def test_api_stream_buffer_any_chunking(payloads: list[bytes], size: int) -> Non
     for i in range(0, len(data), size):
         out.extend(buf.feed(data[i:i + size]))
     assert [c for _, c, _ in out] == payloads
+
+
+def test_api_reader_keeps_lines_out_of_time_order_and_skips_only_replays() -> None:
+    from observe.sources.apilogs import ApiLogReader
+
+    reader = ApiLogReader.__new__(ApiLogReader)
+    reader.tty = False
+    reader.last_ns, reader.last_seq = 0, -1
+    reader._skip_ns, reader._skip_seq, reader._at_skip = 0, -1, 0
+    # A long line's chunks carry the time it began; a stderr line written meanwhile came first.
+    first = reader._lines([(20, b"stderr line", False)], "stderr")
+    chunks = reader._lines([(10, b"big ", True), (10, b"xxx", True), (10, b"end", False)], "stdout")
+    assert [line.text for line in first + chunks] == ["stderr line", "big ", "xxx", "end"]
+    assert all(line.position is not None and line.position.time_ns == 20 for line in chunks)
+    # Reopened at the mark (20, seq 0): the engine replays the line at 20; it is skipped, newer ones kept.
+    reader._skip_ns, reader._skip_seq, reader._at_skip = reader.last_ns, reader.last_seq, 0
+    again = reader._lines([(20, b"stderr line", False), (20, b"same instant, new", False), (30, b"new", False)],
+                          "stderr")
+    assert [line.text for line in again] == ["same instant, new", "new"]
