@@ -100,6 +100,31 @@ RECORDS = [
 
 
 @dataclass
+class FakeSession:
+    """An exec session that never gets a terminal (``run_test`` cannot suspend); records that it was closed."""
+
+    closed: bool = False
+
+    def fileno(self) -> int:
+        return -1
+
+    def send(self, data: bytes) -> None:
+        pass
+
+    def recv(self, size: int = 65536) -> bytes:
+        return b""
+
+    def resize(self, rows: int, columns: int) -> None:
+        pass
+
+    def exit_code(self) -> int | None:
+        return 0
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
 class FakeInventory:
     connected: bool = True
     last_error: str = ""
@@ -151,6 +176,7 @@ class FakeCore:
         self.sampler = FakeSampler(StatsSnapshot(T0, tuple(infos), MappingProxyType(stats),
                                                  SamplerHealth("cgroup", 1.0, True, 30)))
         self.actions: list[tuple[str, str]] = []
+        self.sessions: list[FakeSession] = []
 
     def inspect(self, ref: str) -> Mapping[str, Any]:
         return self.docs[ref]
@@ -170,7 +196,8 @@ class FakeCore:
         return ["sh"]
 
     def open_exec(self, container_id: str, argv: Sequence[str]) -> ExecSession:
-        raise NotImplementedError("the fake has no terminal")
+        self.sessions.append(FakeSession())
+        return self.sessions[-1]
 
     def follow_logs(self, container_id: str, on_records: Callable[[list[Record]], None],
                     tail: int = 500) -> Callable[[], None]:

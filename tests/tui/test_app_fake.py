@@ -1,0 +1,89 @@
+"""Logs-pane and palette behaviour on the fixed fake of the CoreView seam (no engine needed).
+
+The engine-facing behaviour (rows, logs, inspect, restart, read-only) is tested on the real
+engine in test_app_engine.py; these cover the pane's own controls with records pushed at will.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from observe.normalise import Record
+from tests.tui.fakecore import RECORDS, FakeCore, fixed_clock, record
+from tests.tui.helpers import until
+from tui.app import make_app
+from tui.detail import DetailScreen, LogsPane
+from tui.logview import LogView
+from tui.modals import ConfirmScreen
+
+API_1 = "01" * 32
+
+
+class PushingCore(FakeCore):
+    """Keeps the log callback so the test can deliver more records later, as the core's thread would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.push: Callable[[list[Record]], None] | None = None
+
+    def follow_logs(self, container_id: str, on_records: Callable[[list[Record]], None],
+                    tail: int = 500) -> Callable[[], None]:
+        self.push = on_records
+        return super().follow_logs(container_id, on_records, tail)
+
+
+async def test_pause_save_wrap_and_timestamps(tmp_path: Path) -> None:
+    core = PushingCore()
+    app = make_app(core, clock=fixed_clock, refresh_interval=3600)  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.open_detail(API_1, "logs")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.query(LogView), "logs pane")
+        pane = app.screen.query_one(LogsPane)
+        view = pane.view
+        await until(pilot, lambda: len(view.entries) == len(RECORDS), "the first records")
+        assert core.push is not None
+
+        await pilot.press("space")
+        assert pane.paused
+        core.push([record(20, "info", "while paused")])
+        await until(pilot, lambda: len(pane.buffer) == len(RECORDS) + 1, "the record in the buffer")
+        assert len(view.entries) == len(RECORDS), "a paused view does not move"
+        await pilot.press("space")
+        assert [e.message for e in view.entries][-1] == "while paused"
+
+        await pilot.press("t")
+        assert not view.timestamps and not view.entries[0].line(view.timestamps).startswith("11:")
+        long = "x" * 300
+        core.push([record(21, "warn", long)])
+        await until(pilot, lambda: view.entries[-1].message == long, "the long line")
+        rows_before = view.virtual_size.height
+        await pilot.press("w")
+        assert view.wrap and view.virtual_size.height > rows_before, "wrapping makes more rows than entries"
+
+        await pilot.press("l", "l", "l")  # warn and above
+        target = tmp_path / "saved.log"
+        pane.save_to(target)
+        saved = target.read_text().splitlines()
+        assert saved == [e.line(False) for e in view.entries]
+        assert all(" INFO " not in f" {line} " for line in saved) and any(long in line for line in saved)
+
+
+async def test_actions_ask_first_and_the_palette_lists_them() -> None:
+    core = FakeCore()
+    app = make_app(core, clock=fixed_clock, refresh_interval=3600)  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.main.shown_ids(), "rows")
+        await pilot.press("k")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert core.actions == []
+        await pilot.press("s", "y")
+        await until(pilot, lambda: core.actions == [(API_1, "stop")], "the stop action after yes")
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for wanted in ("Restart: shop-api-1", "Remove: shop-api-1", "Shell: shop-api-1", "Logs: shop-api-1",
+                       "Group by service", "Sort by cpu %", "Toggle stopped containers"):
+            assert wanted in titles
+        await pilot.press("e")  # no real terminal under run_test: the session is closed and a notification says why
+        assert app.is_running and len(core.sessions) == 1 and core.sessions[0].closed
