@@ -1,0 +1,192 @@
+"""TUI responsiveness and memory: 100 containers, one of them logging about 5,000 lines/s.
+
+The app runs headless (Textual's ``run_test``) over the real core and engine, with the noisy
+container's logs pane open and following. It measures:
+
+- key press to screen update: the time from sending a key until the app has handled it and
+  the screen has been refreshed with the change visible in the widget (Pilot waits for the
+  screen to be idle), for a cheap key (cursor move in the logs pane), a heavy one (level
+  filter: refilters the 10,000 buffered records) and the containers table (sort change over
+  100 rows);
+- the process's RSS and CPU every ``--sample`` seconds over ``--duration`` seconds;
+- the log lines the pane received per second (and any it dropped).
+
+Every container carries the label ``observe.bench`` and is removed at the end, even on failure.
+Usage: ``python bench/bench_tui.py --duration 300``. The sampler's history (300 samples per
+container, bounded) fills during the first ``300 x --interval`` seconds, so RSS rises that long
+and is flat afterwards; ``--interval 0.2`` fills it within the first minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import docker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from observe.config import load_config
+from observe.core import build_core
+from tui.app import ObserveApp, make_app
+from tui.detail import DetailScreen, LogsPane
+from tui.logview import LogView
+
+IMAGE = "observe-test/busybox:1"
+LABEL = "observe.bench"
+NOISY = (
+    'while true; do yes \'{"level":"info","msg":"GET /orders 200 14ms user=42 trace=4bf92f3577b34da6"}\' '
+    "| head -n 490; yes '{\"level\":\"error\",\"msg\":\"payment failed: timeout\"}' | head -n 10; sleep 0.1; done"
+)
+
+
+def log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+async def timed_press(pilot: Any, key: str) -> float:
+    """Seconds from sending ``key`` until the app has handled it and refreshed the screen.
+
+    ``Pilot.press`` posts the key, waits until the app is idle (the handler ran) and then for
+    the screen's pending refreshes to be processed, which is when the change is on screen.
+    """
+    start = time.perf_counter()
+    await pilot.press(key)
+    return time.perf_counter() - start
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    ms = sorted(v * 1000 for v in values)
+    return {"n": len(ms), "median_ms": round(statistics.median(ms), 1),
+            "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1), "max_ms": round(ms[-1], 1)}
+
+
+async def run(run_id: str, noisy_id: str, duration: float, sample: float, count: int,
+              interval: float) -> dict[str, Any]:
+    config = load_config({"label_selector": f"{LABEL}={run_id}", "interval": f"{interval}s"}, env={})
+    core = build_core(config)
+    core.start_sampler()
+    app: ObserveApp = make_app(core)
+    out: dict[str, Any] = {}
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            main = app.main
+            deadline = time.monotonic() + 120
+            while len(main.shown_ids()) < count and time.monotonic() < deadline:
+                await pilot.pause(0.2)
+            out["rows"] = len(main.shown_ids())
+            log(f"{out['rows']} rows shown")
+
+            sort_lat = []
+            for _ in range(11):
+                before = main.sort_key
+                sort_lat.append(await timed_press(pilot, "o"))
+                assert main.sort_key != before, "the sort key press had no effect"
+                await pilot.pause(0.2)
+            main.sort_by("name")
+            await pilot.pause(0.2)
+
+            app.open_detail(noisy_id, "logs")
+            while not isinstance(app.screen, DetailScreen) or not app.screen.query(LogView):
+                await pilot.pause(0.05)
+            pane = app.screen.query_one(LogsPane)
+            view = pane.view
+            view.focus()
+            await pilot.pause(2)
+
+            log(f"logs pane open; measuring (focus {app.focused!r}, {len(view.entries)} lines shown, "
+                f"scroll {view.scroll_offset.y}/{view.max_scroll_y}, virtual {view.virtual_size})")
+            cursor_lat: list[float] = []
+            moved = 0
+            level_lat: list[float] = []
+            samples: list[dict[str, Any]] = []
+            t0 = time.monotonic()
+            cpu0 = time.process_time()
+            received0 = pane.feed.received
+            next_sample = t0
+            rss_start = rss_bytes()
+            while time.monotonic() - t0 < duration:
+                now = time.monotonic()
+                if now >= next_sample:
+                    samples.append({"t": round(now - t0, 1), "rss_mib": round(rss_bytes() / 2**20, 1),
+                                    "received": pane.feed.received - received0, "dropped": pane.feed.dropped,
+                                    "buffer": len(pane.buffer), "view": len(view.entries),
+                                    "cpu_s": round(time.process_time() - cpu0, 2)})
+                    next_sample += sample
+                for key in ("up", "up", "down"):
+                    before = view.cursor
+                    cursor_lat.append(await timed_press(pilot, key))
+                    moved += view.cursor != before
+                before_level = pane.query_.min_level
+                level_lat.append(await timed_press(pilot, "l"))
+                assert pane.query_.min_level != before_level, "the level key press had no effect"
+                await pilot.pause(0.5)
+            elapsed = time.monotonic() - t0
+            out.update({
+                "duration_s": round(elapsed, 1),
+                "lines_per_s_received": round((pane.feed.received - received0) / elapsed),
+                "dropped": pane.feed.dropped,
+                "cpu_percent_of_one_core": round(100 * (time.process_time() - cpu0) / elapsed, 1),
+                "rss_start_mib": round(rss_start / 2**20, 1),
+                "rss_end_mib": round(rss_bytes() / 2**20, 1),
+                "rss_max_mib": max(s["rss_mib"] for s in samples),
+                "latency_sort_100_rows": summary(sort_lat),
+                "latency_cursor_move": summary(cursor_lat),
+                "cursor_presses_that_moved": f"{moved}/{len(cursor_lat)}",
+                "latency_level_filter_10k": summary(level_lat),
+                "samples": samples,
+            })
+    finally:
+        core.stop()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=300.0, help="seconds of the measured run")
+    parser.add_argument("--sample", type=float, default=15.0, help="seconds between memory samples")
+    parser.add_argument("--containers", type=int, default=100)
+    parser.add_argument("--interval", type=float, default=1.0,
+                        help="stats sampling interval; the sampler keeps 300 samples per container, so its rings "
+                             "fill (and the process grows) for 300 x interval seconds, then stay flat")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "out" / "tui.json"))
+    args = parser.parse_args()
+    client = docker.from_env(timeout=120)
+    run_id = uuid.uuid4().hex[:8]
+    try:
+        noisy = client.containers.run(IMAGE, ["sh", "-c", NOISY], detach=True, network_mode="none",
+                                      labels={LABEL: run_id}, name=f"obs-bench-{run_id}-noisy")
+        for i in range(args.containers - 1):
+            client.containers.run(IMAGE, ["sleep", "3600"], detach=True, network_mode="none",
+                                  labels={LABEL: run_id, "com.docker.compose.service": f"svc{i % 10}"},
+                                  name=f"obs-bench-{run_id}-{i:03d}")
+        log(f"{args.containers} containers started")
+        result = asyncio.run(run(run_id, noisy.id, args.duration, args.sample, args.containers, args.interval))
+    finally:
+        for c in client.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"}):
+            c.remove(force=True)
+        client.close()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    brief = {k: v for k, v in result.items() if k != "samples"}
+    print(json.dumps(brief, indent=2))
+    print("memory over time (MiB):", " ".join(f"{s['t']:.0f}s:{s['rss_mib']}" for s in result["samples"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
