@@ -9,6 +9,7 @@ is thrown away), then close.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import select
 import socket
@@ -21,7 +22,7 @@ from typing import Any
 import msgpack
 
 
-class _Server:
+class _Server(abc.ABC):
     def __init__(self, port: int = 0) -> None:
         self.port = port
         self.lock = threading.Lock()
@@ -76,8 +77,9 @@ class _Server:
                 return
             self.received(conn, data)
 
+    @abc.abstractmethod
     def received(self, conn: socket.socket, data: bytes) -> None:
-        raise NotImplementedError
+        """Handle bytes read from one connection (each receiver decodes its own protocol)."""
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop listening; half-close every connection and read it to its end; close."""
