@@ -15,24 +15,8 @@ from typing import Any
 from observe.cli import command, dumps, now_utc
 from observe.config import Config
 from observe.core import build_core
+from observe.humanize import format_duration
 from observe.model import ContainerInfo
-
-
-def format_duration(seconds: float | None) -> str:
-    """``3d4h``, ``2h5m``, ``4m10s``, ``12s``; empty when not running."""
-    if seconds is None:
-        return ""
-    s = int(seconds)
-    days, rem = divmod(s, 86400)
-    hours, rem = divmod(rem, 3600)
-    minutes, secs = divmod(rem, 60)
-    if days:
-        return f"{days}d{hours}h"
-    if hours:
-        return f"{hours}h{minutes}m"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
 
 
 def ps_row(c: ContainerInfo, now: datetime) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from observe.humanize import format_duration
 from observe.model import ContainerInfo
 from observe.selectors import LabelSelector
 from observe.stats.sample import IGNORED_INTERFACE_PREFIXES, Sample, rate, unlimited_as_zero
@@ -310,20 +311,8 @@ def fmt_memory(used: int | None, limit: int | None) -> str:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    """``3d4h``, ``2h5m``, ``4m10s``, ``12s``; ``-`` when not running."""
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    days, rem = divmod(s, 86400)
-    hours, rem = divmod(rem, 3600)
-    minutes, secs = divmod(rem, 60)
-    if days:
-        return f"{days}d{hours}h"
-    if hours:
-        return f"{hours}h{minutes}m"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
+    """Uptime for the table: ``3d4h`` ... ``12s``, ``-`` when not running."""
+    return format_duration(seconds, "-")
 
 
 def fmt_state(state: str, health: str) -> str:
