@@ -41,7 +41,6 @@ class StatsBackend(Protocol):
 
     def read(self, container: ContainerInfo, time: float, monotonic: float) -> Sample | None:
         """A sample, or None when none is available yet. Raises StatsUnavailable / ContainerGone."""
-        ...
 
     def close(self) -> None: ...
 
