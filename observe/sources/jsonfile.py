@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import orjson
 
 from observe.model import LogLine, LogPosition
-from observe.sources.timefmt import parse_ns
+from observe.sources.timefmt import format_ns, parse_ns
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,14 @@ def _fingerprint(fd: int) -> str:
         return str(parse_ns(orjson.loads(head[:end])["time"]))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return f"crc{zlib.crc32(head[:end]):08x}"
+
+
+def _window(after_ns: int, next_file: _Open | None) -> str:
+    """``between <time read last> and <first time still on disk>``: what an operator can look for."""
+    start = format_ns(after_ns) if after_ns else "the start"
+    first = next_file.fid.rpartition(":")[2] if next_file else ""
+    end = format_ns(int(first)) if first.isdigit() else "the oldest line still on disk"
+    return f"between {start} and {end}"
 
 
 @dataclass(slots=True)
@@ -145,8 +153,8 @@ class JsonFileReader:
                 chain[start].offset = position.offset
             else:
                 self.on_lost(
-                    f"the file at the saved position of {self.path} was rotated away; "
-                    "lines written to it after that position are lost"
+                    f"the file at the saved position of {self.path} was rotated away; lines written "
+                    f"{_window(position.time_ns, chain[0] if chain else None)} are lost"
                 )
         for handle in chain[:start]:
             os.close(handle.fd)
@@ -189,8 +197,8 @@ class JsonFileReader:
                 # Our file was deleted by the rotation, so files between it and the oldest
                 # one left may have come and gone unread.
                 self.on_lost(
-                    f"{self.path} rotated faster than it was read (max-file too small for the rate); "
-                    "lines in files deleted before they were read may be lost"
+                    f"{self.path} rotated faster than it was read (max-file too small for the rate); lines "
+                    f"written {_window(self._last_ns, chain[0] if chain else None)} may be lost"
                 )
             os.close(cur.fd)
             self._cur = None

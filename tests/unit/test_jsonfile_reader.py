@@ -165,3 +165,20 @@ def test_time_parsing_keeps_nanoseconds(stamp: str) -> None:
     ns = parse_ns(stamp)
     assert parse_ns(format_ns(ns)) == ns
     assert format_ns(ns).startswith("2026-11-29T18:33:55")
+
+
+def test_rotation_faster_than_reading_names_the_lost_window(tmp_path: Path) -> None:
+    log = tmp_path / "c-json.log"
+    log.write_bytes(entry(0) + entry(1))
+    lost: list[str] = []
+    reader = JsonFileReader(str(log), on_lost=lost.append)
+    drain(reader)
+    os.rename(log, f"{log}.1")
+    log.write_bytes(entry(2))  # this file comes and goes unread
+    os.unlink(f"{log}.1")
+    os.rename(log, f"{log}.1")
+    log.write_bytes(entry(5))
+    os.unlink(f"{log}.1")
+    assert texts(drain(reader)) == ["line 5"]
+    assert len(lost) == 1
+    assert f"between {format_ns(BASE_NS + 1000)} and {format_ns(BASE_NS + 5000)}" in lost[0]
