@@ -104,7 +104,10 @@ class Follower:
         cid = self.container.id
         for r in records:
             counters.add_record(cid, r.level, r.stream, r.nbytes, r.lines)
-        for kind, total in self.pipeline.counters.items():
+        totals = dict(self.pipeline.counters)
+        if self._api is not None:
+            totals["engine_duplicate"] = self._api.duplicates  # lines the engine sent twice, dropped
+        for kind, total in totals.items():
             if total != self._reported.get(kind, 0):
                 counters.add_flag(cid, kind, total - self._reported.get(kind, 0))
                 self._reported[kind] = total

@@ -11,7 +11,8 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-FLAG_KINDS = ("truncated", "invalid_utf8", "dropped", "lost", "partial_joined", "json_parsed", "json_failed")
+FLAG_KINDS = ("truncated", "invalid_utf8", "dropped", "lost", "partial_joined", "json_parsed", "json_failed",
+              "engine_duplicate")
 
 
 @dataclass(frozen=True, slots=True)

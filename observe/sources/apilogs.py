@@ -1,5 +1,8 @@
 """The Docker API log reader: works with any driver that can be read and with remote engines.
 
+The engine's follow stream has two faults after its json-file log rotates: it may stall, and it
+may send again lines it already sent. Both are handled here.
+
 It asks for Docker's timestamps and keeps the last (time, ordinal within that instant) it
 handed out. When the follow stream stalls (the engine has a known fault where a follow stream
 stops after the log file rotates) or drops, it reopens with ``since`` at that instant and skips
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import deque
 from collections.abc import Iterator
 
 from observe.engine import Engine, LogStream, StreamStalled
@@ -21,6 +25,7 @@ from observe.sources.timefmt import parse_ns
 log = logging.getLogger(__name__)
 
 PARTIAL_SIZE = 16 * 1024
+RECENT_LINES = 65536
 _TS = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) ")
 
 
@@ -107,6 +112,11 @@ class ApiLogReader:
         self._skip_ns = self.last_ns
         self._skip_seq = self.last_seq
         self._at_skip = 0
+        # Recent complete lines by (time, stream, content hash): after a rotation the engine's follow
+        # stream sends again lines it already sent (times going back); those are dropped and counted.
+        self._recent: deque[tuple[int, str, int]] = deque(maxlen=RECENT_LINES)
+        self._recent_set: set[tuple[int, str, int]] = set()
+        self.duplicates = 0
         self._stream: LogStream | None = None
         self._closed = threading.Event()
 
@@ -201,8 +211,17 @@ class ApiLogReader:
         out: list[LogLine] = []
         for time_ns, content, partial in messages:
             stamp = time_ns or self.last_ns
+            key = (stamp, stream, hash(content))
+            if not partial and stamp <= self.last_ns and key in self._recent_set:
+                self.duplicates += 1
+                continue
             if not self._accept(stamp):
                 continue
+            if not partial:
+                if len(self._recent) == RECENT_LINES:
+                    self._recent_set.discard(self._recent[0])
+                self._recent.append(key)
+                self._recent_set.add(key)
             if content.endswith(b"\r") and not partial:
                 content = content[:-1] if self.tty else content
             try:

@@ -137,3 +137,23 @@ def test_sigkill_loses_nothing_and_sigterm_repeats_nothing(collector: CollectorP
     tail = messages[len(after_term):]
     assert len(tail) == len(set(tail)) and not set(tail) & set(after_term), "lines repeated after SIGTERM"
     assert collector.stop() == 0
+
+
+def test_api_reader_across_rotation_loses_and_repeats_nothing(tmp_path: Path, containers: Containers) -> None:
+    """The engine's follow stream can stall after a rotation; the reader reopens from its last line."""
+    collector = CollectorProcess(tmp_path, containers.test_id, "--stall-timeout", "2s", reader="api")
+    total = 60_000
+    script = ("i=0; while [ $i -lt 30 ]; do seq $((i*2000)) $((i*2000+1999)); i=$((i+1)); usleep 200000; done; "
+              "echo done; sleep 600")
+    try:
+        collector.start()
+        containers.run("api-rotating", script, log_config={"type": "json-file", "config": {"max-size": "1m",
+                                                                                           "max-file": "5"}})
+        name = containers.name("api-rotating")
+        wait_for(lambda: "done" in collector.messages(name)[-5:], "the last line through the API reader",
+                 timeout=120)
+        numbers = [m for m in collector.messages(name) if m != "done"]
+        assert numbers == [str(i) for i in range(total)]
+        assert collector.stop() == 0
+    finally:
+        collector.close()

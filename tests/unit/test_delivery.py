@@ -137,10 +137,7 @@ def test_api_stream_buffer_any_chunking(payloads: list[bytes], size: int) -> Non
 def test_api_reader_keeps_lines_out_of_time_order_and_skips_only_replays() -> None:
     from observe.sources.apilogs import ApiLogReader
 
-    reader = ApiLogReader.__new__(ApiLogReader)
-    reader.tty = False
-    reader.last_ns, reader.last_seq = 0, -1
-    reader._skip_ns, reader._skip_seq, reader._at_skip = 0, -1, 0
+    reader = ApiLogReader(None, "c")  # type: ignore[arg-type]  # parsing only: no engine is called
     # A long line's chunks carry the time it began; a stderr line written meanwhile came first.
     first = reader._lines([(20, b"stderr line", False)], "stderr")
     chunks = reader._lines([(10, b"big ", True), (10, b"xxx", True), (10, b"end", False)], "stdout")
@@ -151,3 +148,8 @@ def test_api_reader_keeps_lines_out_of_time_order_and_skips_only_replays() -> No
     again = reader._lines([(20, b"stderr line", False), (20, b"same instant, new", False), (30, b"new", False)],
                           "stderr")
     assert [line.text for line in again] == ["same instant, new", "new"]
+    # After a rotation the engine's follow stream sends lines again, times going back: dropped, counted.
+    replay = reader._lines([(10, b"end", False)], "stdout") + reader._lines([(30, b"new", False)], "stderr")
+    assert replay == [] and reader.duplicates == 2
+    # The same words on the other stream at that instant are another line.
+    assert [line.text for line in reader._lines([(30, b"new", False)], "stdout")] == ["new"]
