@@ -131,26 +131,27 @@ class ApiLogReader:
             tty=self.tty,
         )
 
-    def _accept(self, time_ns: int) -> bool:
-        """Whether a line is new (False: a reopened stream replays it), moving the high-water mark.
+    def _replayed(self, time_ns: int) -> bool:
+        """Whether a reopened stream replays this line (at or before the mark it resumed from).
 
         Within one stream lines are taken as they come: stdout and stderr interleave, and the
-        chunks of a long line carry the time it began, so times are not monotonic. Only what a
-        reopened stream replays (at or before the mark it resumed from) is skipped.
+        chunks of a long line carry the time it began, so times are not monotonic.
         """
         if self._skip_ns:
             if time_ns < self._skip_ns:
-                return False
+                return True
             if time_ns == self._skip_ns:
                 ordinal = self._at_skip
                 self._at_skip += 1
-                if ordinal <= self._skip_seq:
-                    return False
+                return ordinal <= self._skip_seq
+        return False
+
+    def _advance(self, time_ns: int) -> None:
+        """Move the high-water mark over a line handed out."""
         if time_ns > self.last_ns:
             self.last_ns, self.last_seq = time_ns, 0
         elif time_ns == self.last_ns:
             self.last_seq += 1
-        return True
 
     def batches(self) -> Iterator[list[LogLine]]:
         """Batches of new lines, in order. Ends when the container stops (or, without follow, at the end).
@@ -211,12 +212,13 @@ class ApiLogReader:
         out: list[LogLine] = []
         for time_ns, content, partial in messages:
             stamp = time_ns or self.last_ns
+            if self._replayed(stamp):
+                continue
             key = (stamp, stream, hash(content))
             if not partial and stamp <= self.last_ns and key in self._recent_set:
                 self.duplicates += 1
                 continue
-            if not self._accept(stamp):
-                continue
+            self._advance(stamp)
             if not partial:
                 if len(self._recent) == RECENT_LINES:
                     self._recent_set.discard(self._recent[0])
