@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, UnknownMetricFamily
 from prometheus_client.registry import CollectorRegistry
@@ -84,17 +84,31 @@ def build_families(table: Sequence[MetricSpec[T]], items: Sequence[tuple[tuple[s
         yield family
 
 
-def core_source(core: Any) -> Callable[[], ScrapeInput]:
-    """Read a ``Core``: the sampler's snapshot, and the log counters and sink statuses when the core has them."""
+class _Snapshots(Protocol):
+    def snapshot(self) -> StatsSnapshot: ...
+
+
+class _Counters(Protocol):
+    def snapshot(self) -> LogCountersSnapshot: ...
+
+
+class CoreSource(Protocol):
+    """What a scrape reads of ``observe.core.Core`` (a Protocol: importing the core would load docker)."""
+
+    @property
+    def sampler(self) -> _Snapshots: ...
+
+    @property
+    def log_counters(self) -> _Counters: ...
+
+    def sink_statuses(self) -> list[SinkStatus]: ...
+
+
+def core_source(core: CoreSource) -> Callable[[], ScrapeInput]:
+    """Read a ``Core``: the sampler's snapshot, the log counters and the sink statuses."""
 
     def read() -> ScrapeInput:
-        counters = getattr(core, "log_counters", None)
-        sink_statuses = getattr(core, "sink_statuses", None)
-        return ScrapeInput(
-            core.sampler.snapshot(),
-            counters.snapshot() if counters is not None else None,
-            list(sink_statuses()) if callable(sink_statuses) else None,
-        )
+        return ScrapeInput(core.sampler.snapshot(), core.log_counters.snapshot(), core.sink_statuses())
 
     return read
 

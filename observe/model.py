@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
+RUNNING_STATES = frozenset({"running", "paused", "restarting"})
+"""States in which a container has processes (and logs and stats to follow)."""
 
 
 def parse_docker_time(text: str | None) -> datetime | None:
@@ -101,7 +103,7 @@ class ContainerInfo:
 
     @property
     def running(self) -> bool:
-        return self.state in ("running", "paused", "restarting")
+        return self.state in RUNNING_STATES
 
     def uptime(self, now: datetime) -> float | None:
         """Seconds since the last start while running; None when not running."""

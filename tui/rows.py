@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from observe.humanize import format_duration
-from observe.model import ContainerInfo
+from observe.model import RUNNING_STATES, ContainerInfo
 from observe.selectors import LabelSelector
 from observe.stats.sample import IGNORED_INTERFACE_PREFIXES, Sample, rate, unlimited_as_zero
 from observe.stats.snapshot import ContainerStats, StatsSnapshot
@@ -49,7 +49,7 @@ class Row:
 
     @property
     def running(self) -> bool:
-        return self.state in ("running", "paused", "restarting")
+        return self.state in RUNNING_STATES
 
 
 # -- numbers from samples ------------------------------------------------------------------

@@ -18,7 +18,6 @@ import json
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -44,6 +43,7 @@ from tests.dashboards.queries import (
     substitute,
     variable_queries,
 )
+from tests.nethelpers import free_port
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.engine,
@@ -63,10 +63,6 @@ def regex_value(value: str) -> str:
     return re.escape(value).replace("\\", "\\\\")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str) -> Any:

@@ -9,7 +9,6 @@ and the count must come down only once the (shortened) scale-down window has pas
 
 from __future__ import annotations
 
-import http.client
 import json
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ from exporters.server import ExporterServer
 from observe.config import load_config
 from observe.core import Core, build_core
 from tests.conftest import RUN_ID, RUN_LABEL, Containers
+from tests.nethelpers import http_get
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.engine
@@ -36,14 +36,6 @@ BURN = "trap 'exit 0' TERM; while [ ! -f /tmp/stop ]; do :; done; sleep 600 & wa
 SERVICE = "web"
 
 
-def http_get(port: int, path: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
 
 
 def compose_labels(containers: Containers, number: int, policy: dict[str, str]) -> dict[str, str]:

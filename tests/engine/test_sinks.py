@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import Containers
 from tests.engine.collector_run import CollectorProcess
+from tests.nethelpers import free_port
 from tests.sinkreceivers import FluentServer, LineServer
 from tests.waiting import wait_for
 
@@ -133,12 +134,6 @@ log {{ source(s_lines); parser(p_json); destination(d_lines); }};
 """
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_syslog_ng_parses_our_syslog_and_json_lines(tmp_path: Path, containers: Containers) -> None:

@@ -7,12 +7,10 @@ the cgroup files and the stats API within max(1 MiB, 10 %) (they are read a few 
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +29,7 @@ from observe.core import Core, build_core
 from observe.stats.api import ApiBackend
 from observe.stats.cgroup import CgroupReader
 from tests.conftest import RUN_ID, RUN_LABEL, Containers
+from tests.nethelpers import free_port, http_get
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.engine
@@ -38,20 +37,8 @@ MIB = 1024 * 1024
 CGROUP = "/sys/fs/cgroup"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
-def http_get(port: int, path: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
 
 
 def scrape(server: ExporterServer) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
