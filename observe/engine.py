@@ -10,6 +10,7 @@ import contextlib
 import errno
 import logging
 import os
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -78,6 +79,48 @@ def unavailable(address: str, err: BaseException) -> EngineUnavailable:
     )
 
 
+def _response_socket(response: Any) -> socket.socket | None:
+    """The socket under a streaming response (None when it has none, or is already closed)."""
+    try:
+        sock = response.raw._fp.fp.raw._sock
+    except AttributeError:
+        return None
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def release(response: Any) -> None:
+    """Close a streaming response for good, from any thread, now rather than at garbage collection.
+
+    The response's reader holds a reference to its socket, so ``close()`` alone may only mark
+    the socket closed and leave the descriptor to the garbage collector (a ResourceWarning, and
+    a descriptor held meanwhile). Shutting down first wakes a reader blocked in another thread.
+    """
+    sock = _response_socket(response)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):  # a broken connection may raise anything on close
+        response.close()
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.close()
+        if sock.fileno() != -1:
+            with contextlib.suppress(OSError):
+                os.close(sock.detach())
+
+
+class Stream(CancellableStream):  # type: ignore[misc]  # docker-py is untyped
+    """A decoded engine stream whose ``close()`` (from any thread) also releases its connection."""
+
+    def close(self) -> None:
+        release(self._response)
+
+
+def frame_header(header: bytes) -> tuple[str, int]:
+    """The engine's multiplexed-stream frame header (stream type, 0, 0, 0, big-endian size): (stream, size)."""
+    return ("stderr" if header[0] == 2 else "stdout"), int.from_bytes(header[4:8], "big")
+
+
 class StreamStalled(ObserveError):
     """No data arrived on a stream within its read timeout."""
 
@@ -123,8 +166,7 @@ class LogStream:
             header = self._read(8)
             if len(header) < 8:
                 return
-            kind = "stderr" if header[0] == 2 else "stdout"
-            size = int.from_bytes(header[4:8], "big")
+            kind, size = frame_header(header)
             if not size:
                 continue
             payload = self._read(size)
@@ -137,9 +179,7 @@ class LogStream:
 
     def close(self) -> None:
         self.closed = True
-        # Closing a broken connection may raise anything; it is closed either way.
-        with contextlib.suppress(Exception):
-            self.response.close()
+        release(self.response)
 
 
 class Engine:
@@ -235,13 +275,13 @@ class Engine:
         """
         return self.call(lambda: self.api.inspect_container(container), container)
 
-    def events(self, since: float | None = None) -> CancellableStream:
+    def events(self, since: float | None = None) -> Stream:
         """A decoded stream of container events; ``close()`` from another thread ends it."""
         filters = {"type": ["container"]}
         stream: CancellableStream = self.call(
             lambda: self.api.events(since=since, filters=filters, decode=True)
         )
-        return stream
+        return Stream(stream._stream, stream._response)
 
     def log_stream(
         self,
@@ -277,7 +317,7 @@ class Engine:
         self.call(lambda: self.api._raise_for_status(response), container_id)
         return LogStream(self, response, read_timeout, tty)
 
-    def stats_stream(self, container: str) -> CancellableStream:
+    def stats_stream(self, container: str) -> Stream:
         """A decoded stream of a container's stats documents, one a second; ``close()`` from another thread ends it.
 
         docker-py's own ``stats(stream=True)`` returns a bare generator that cannot be closed
@@ -288,11 +328,11 @@ class Engine:
             EngineUnavailable: the engine cannot be reached.
         """
 
-        def open_stream() -> CancellableStream:
+        def open_stream() -> Stream:
             url = self.api._url("/containers/{0}/stats", container)
             response = self.api._get(url, params={"stream": True}, stream=True)
             self.api._raise_for_status(response)
-            return CancellableStream(self.api._stream_helper(response, decode=True), response)
+            return Stream(self.api._stream_helper(response, decode=True), response)
 
         return self.call(open_stream, container)
 
@@ -343,19 +383,21 @@ class Engine:
         )
         exec_id = created["Id"]
         # The raw socket, read and closed here: docker-py's own readers leave the connection open.
-        sock = ExecSocket(self, exec_id, self.call(lambda: self.api.exec_start(exec_id, tty=False, socket=True)))
+        sock = self._exec_start(exec_id, tty=False, container=container)
+        chunks = []
         try:
-            raw = b""
             while chunk := sock.recv():
-                raw += chunk
+                chunks.append(chunk)
         finally:
             sock.close()
-        output = b""
+        raw = b"".join(chunks)
+        parts = []
         pos = 0
-        while pos + 8 <= len(raw):  # multiplexed frames: 8-byte header (stream, 0, 0, 0, size), then the payload
-            size = int.from_bytes(raw[pos + 4:pos + 8], "big")
-            output += raw[pos + 8:pos + 8 + size]
+        while pos + 8 <= len(raw):  # multiplexed frames, stdout and stderr kept in their order
+            _, size = frame_header(raw[pos:pos + 8])
+            parts.append(raw[pos + 8:pos + 8 + size])
             pos += 8 + size
+        output = b"".join(parts)
         code = self.call(lambda: self.api.exec_inspect(exec_id), container).get("ExitCode")
         return (-1 if code is None else int(code)), output
 
@@ -370,8 +412,25 @@ class Engine:
             lambda: self.api.exec_create(container, argv, stdout=True, stderr=True, stdin=True, tty=True), container
         )
         exec_id = created["Id"]
-        sock = self.call(lambda: self.api.exec_start(exec_id, tty=True, socket=True), container)
-        return ExecSocket(self, exec_id, sock)
+        return self._exec_start(exec_id, tty=True, container=container)
+
+    def _exec_start(self, exec_id: str, *, tty: bool, container: str) -> ExecSocket:
+        """Start an exec and take over its connection, keeping the HTTP response so that closing is complete.
+
+        docker-py's ``exec_start(socket=True)`` drops the response on unix sockets; the socket then
+        stays referenced by the response's reader and is only closed by the garbage collector.
+        """
+        response = self.call(
+            lambda: self.api._post_json(
+                self.api._url("/exec/{0}/start", exec_id),
+                headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+                data={"Tty": tty, "Detach": False},
+                stream=True,
+            ),
+            container,
+        )
+        sock = self.call(lambda: self.api._get_raw_response_socket(response), container)
+        return ExecSocket(self, exec_id, sock, response)
 
     def iter_stream(self, stream: Iterator[T]) -> Iterator[T]:
         """Iterate a stream, turning a dropped connection into EngineUnavailable."""
@@ -394,11 +453,12 @@ class ExecSocket:
     ``fileno()`` suits ``select``; ``recv`` returns b"" once the command has exited.
     """
 
-    def __init__(self, engine: Engine, exec_id: str, sock: Any) -> None:
+    def __init__(self, engine: Engine, exec_id: str, sock: Any, response: Any = None) -> None:
         self.engine = engine
         self.exec_id = exec_id
         self._io = sock
         self._sock = getattr(sock, "_sock", sock)
+        self._response = response
 
     def fileno(self) -> int:
         return int(self._sock.fileno())
@@ -427,8 +487,12 @@ class ExecSocket:
         return None if code is None else int(code)
 
     def close(self) -> None:
-        response = getattr(self._io, "_response", None)
-        for part in (response, self._io, self._sock):
+        for part in (self._response, self._io, self._sock):
             if part is not None:
                 with contextlib.suppress(OSError, ValueError):  # closing twice, or a broken connection
                     part.close()
+        # A reader that docker-py's response made still holds the socket, so close() above may only
+        # have marked it closed; release the descriptor now rather than at garbage collection.
+        if hasattr(self._sock, "detach") and self._sock.fileno() != -1:
+            with contextlib.suppress(OSError):
+                os.close(self._sock.detach())

@@ -317,6 +317,8 @@ class Inventory:
             except ObserveError as err:
                 self.last_error = str(err)
             except Exception as err:  # keep following whatever a bad event does
+                if self._stop.is_set():
+                    return  # the stream was closed under its reader by stop(): not a failure
                 log.exception("inventory loop failed", extra={"event": "InventoryLoopFailed"})
                 self.last_error = repr(err)
             if self._stop.is_set():
