@@ -48,6 +48,24 @@ class CollectorProcess:
         complete = data[: data.rfind(b"\n") + 1]  # the sink may be writing the last line right now
         return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
+    def recent_messages(self, container_name: str, nbytes: int = 1 << 16) -> list[str]:
+        """Messages of the last records only: a cheap check while a large output grows.
+
+        Parsing the whole file at every look would take a core from the collector under test.
+        """
+        if not self.out.exists():
+            return []
+        with self.out.open("rb") as fh:
+            fh.seek(max(0, self.out.stat().st_size - nbytes))
+            data = fh.read()
+        lines = data[: data.rfind(b"\n") + 1].splitlines()[1:]  # the first may be cut
+        out = []
+        for line in lines:
+            record = json.loads(line)
+            if record.get("container.name") == container_name:
+                out.append(record["message"])
+        return out
+
     def messages(self, container_name: str) -> list[str]:
         return [r["message"] for r in self.records() if r.get("container.name") == container_name]
 

@@ -85,7 +85,6 @@ def test_mixed_content_collected_once_in_order(tmp_path: Path, containers: Conta
 
 def test_container_started_later_and_restarted(collector: CollectorProcess, containers: Containers) -> None:
     collector.start()
-    wait_for(lambda: collector.state.joinpath("log-positions.json").exists() or True, "collector up")
     script = ('r=$(cat /tmp/run 2>/dev/null || echo 0); r=$((r+1)); echo $r > /tmp/run; i=0; '
               'while [ $i -lt 300 ]; do echo "run=$r n=$i"; i=$((i+1)); usleep 5000; done; sleep 600')
     c = containers.run("restarted", script)
@@ -108,7 +107,8 @@ def test_rotation_under_load_loses_nothing(collector: CollectorProcess, containe
     containers.run("rotating", script, log_config={"type": "json-file", "config": {"max-size": "1m",
                                                                                    "max-file": "5"}})
     name = containers.name("rotating")
-    wait_for(lambda: "done" in collector.messages(name)[-5:], "the last line after rotations", timeout=120)
+    wait_for(lambda: "done" in collector.recent_messages(name)[-5:], "the last line after rotations", timeout=120,
+             interval=0.5)
     numbers = [m for m in collector.messages(name) if m != "done"]
     assert len(numbers) == total and numbers == [str(i) for i in range(total)]
     assert "LogLinesLost" not in collector.stderr()
@@ -150,8 +150,8 @@ def test_api_reader_across_rotation_loses_and_repeats_nothing(tmp_path: Path, co
         containers.run("api-rotating", script, log_config={"type": "json-file", "config": {"max-size": "1m",
                                                                                            "max-file": "5"}})
         name = containers.name("api-rotating")
-        wait_for(lambda: "done" in collector.messages(name)[-5:], "the last line through the API reader",
-                 timeout=120)
+        wait_for(lambda: "done" in collector.recent_messages(name)[-5:], "the last line through the API reader",
+                 timeout=120, interval=0.5)
         numbers = [m for m in collector.messages(name) if m != "done"]
         assert numbers == [str(i) for i in range(total)]
         assert collector.stop() == 0
