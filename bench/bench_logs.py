@@ -35,12 +35,12 @@ from bench_normalise import GENERATOR, corpus  # noqa: E402
 def measure(reader: str, fmt: str, path: str, container: str) -> dict[str, float]:
     """Runs in the child: read the whole log once, optionally normalising and rendering."""
     from observe.config import Config
-    from observe.containers import from_inspect
     from observe.engine import Engine
-    from observe.formats import render_batch
-    from observe.normalise import LogPipeline, NormaliseOptions
-    from observe.sources.apilogs import ApiLogReader
-    from observe.sources.jsonfile import JsonFileReader
+    from observe.engine.inspect import from_inspect
+    from observe.logs.apilogs import ApiLogReader
+    from observe.logs.formats import render_batch
+    from observe.logs.jsonfile import JsonFileReader
+    from observe.logs.normalise import LogPipeline, NormaliseOptions
 
     engine = Engine(Config())
     info = from_inspect(engine.inspect(container), engine.info())

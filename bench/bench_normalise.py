@@ -25,10 +25,10 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from observe.containers import from_inspect  # noqa: E402
-from observe.formats import FORMATS, render_batch  # noqa: E402
+from observe.engine.inspect import from_inspect  # noqa: E402
+from observe.logs.formats import FORMATS, render_batch  # noqa: E402
+from observe.logs.normalise import LogPipeline, NormaliseOptions, Record  # noqa: E402
 from observe.model import LogLine, LogPosition  # noqa: E402
-from observe.normalise import LogPipeline, NormaliseOptions, Record  # noqa: E402
 
 GENERATOR = ROOT.parent / "shared" / "bench" / "gen_jsonfile.py"
 BATCH = 512

@@ -60,8 +60,7 @@ def serve(kind: str, ready: Any) -> None:
 
 
 def make_records(n: int) -> list[Any]:
-    from observe.model import LogPosition
-    from observe.normalise import Record
+    from observe.model import LogPosition, Record
 
     t0 = time.time_ns()
     out = []
@@ -79,8 +78,8 @@ def make_records(n: int) -> list[Any]:
 
 
 def run(url: str, records: list[Any], batch: int) -> dict[str, float]:
-    from observe.delivery import Delivery
-    from observe.sinks import open_sink
+    from observe.logs.delivery import Delivery
+    from observe.logs.sinks import open_sink
 
     sink = open_sink(url, "logstash")
     delivery = Delivery([sink], None, capacity=64)

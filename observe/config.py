@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from observe.durations import parse_duration
 from observe.errors import ConfigError
 from observe.selectors import LabelSelector, Selection
+from observe.units import parse_duration
 from observe.webauth import BasicAuth
 
 LOG_LEVELS = ("debug", "info", "warning", "error")

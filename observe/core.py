@@ -16,14 +16,14 @@ from observe.config import Config
 from observe.engine import CONTAINER_VERBS, Engine, ExecSocket
 from observe.errors import ObserveError
 from observe.inventory import Inventory
-from observe.model import ContainerInfo, LogLine
-from observe.normalise import LogPipeline, NormaliseOptions, Record
+from observe.logs.normalise import LogPipeline, NormaliseOptions
+from observe.model import ContainerInfo, LogLine, Record
 from observe.stats.sampler import StatsSampler, choose_backend
 from observe.telemetry import LogCounters, SinkStatus
 
 if TYPE_CHECKING:
-    from observe.collector import Collector
-    from observe.delivery import Delivery
+    from observe.logs.collector import Collector
+    from observe.logs.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +76,10 @@ class Core:
             ConfigError: a sink URL or the state directory is invalid.
             EngineUnavailable: the engine cannot be listed.
         """
-        from observe.checkpoints import CheckpointStore
-        from observe.collector import Collector, CollectorOptions
-        from observe.delivery import Delivery
-        from observe.sinks import open_sink
+        from observe.logs.checkpoints import CheckpointStore
+        from observe.logs.collector import Collector, CollectorOptions
+        from observe.logs.delivery import Delivery
+        from observe.logs.sinks import open_sink
 
         cfg = self.config
         sinks = [open_sink(url, cfg.output_format) for url in cfg.sink]
@@ -123,9 +123,9 @@ class Core:
         Raises:
             ContainerNotFound: no such container.
         """
-        from observe.collector import pump_api
-        from observe.containers import from_inspect
-        from observe.sources.apilogs import ApiLogReader
+        from observe.engine.inspect import from_inspect
+        from observe.logs.apilogs import ApiLogReader
+        from observe.logs.collector import pump_api
 
         info = self.inventory.get(container_id)
         if info is None:
@@ -261,10 +261,10 @@ class Core:
 
         Raises:
             ObserveError: read-only mode.
-            ScalingError: not a compose replica, or the engine refused (see ``observe.scaling``).
+            ScalingError: not a compose replica, or the engine refused (see ``observe.engine.compose``).
             ContainerNotFound: the template is gone.
         """
-        from observe.scaling import create_replica_like
+        from observe.engine.compose import create_replica_like
 
         if self.config.read_only:
             raise ObserveError("read-only mode: creating replicas is disabled")
@@ -277,7 +277,7 @@ class Core:
             ObserveError: read-only mode.
             ScalingError: the engine refused.
         """
-        from observe.scaling import remove_replica
+        from observe.engine.compose import remove_replica
 
         if self.config.read_only:
             raise ObserveError("read-only mode: removing replicas is disabled")

@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from observe.containers import from_inspect
 from observe.engine import Engine
+from observe.engine.inspect import from_inspect
 from observe.errors import ContainerNotFound, ObserveError
 from observe.model import ContainerEvent, ContainerInfo
 from observe.selectors import Selection

@@ -9,9 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
+LEVELS = ("trace", "debug", "info", "notice", "warn", "error", "critical", "fatal")
+"""Canonical ``log.level`` values, least severe first."""
+
+LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
+
 RUNNING_STATES = frozenset({"running", "paused", "restarting"})
 """States in which a container has processes (and logs and stats to follow)."""
 
@@ -184,3 +189,20 @@ class LogLine:
     partial: bool = False
     invalid_utf8: bool = False
     position: LogPosition | None = None
+
+
+class Record(NamedTuple):
+    """One normalised record, ready to render (immutable; a NamedTuple because it is made per line).
+
+    ``position`` is where the reader's checkpoint may advance once this record, and every
+    record before it, has been delivered: the last raw line such that no raw line up to it is
+    still held in the pipeline. Usually the last raw line merged into this record.
+    """
+
+    doc: dict[str, Any]
+    time_ns: int
+    level: str
+    stream: str
+    position: LogPosition | None
+    lines: int
+    nbytes: int

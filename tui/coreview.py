@@ -10,8 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from observe.config import Config
-from observe.model import ContainerEvent, ContainerInfo
-from observe.normalise import Record
+from observe.model import ContainerEvent, ContainerInfo, Record
 from observe.stats.snapshot import StatsSnapshot
 from tui.terminal import ExecSession
 

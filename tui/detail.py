@@ -22,8 +22,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Sparkline, Static, 
 from textual.widgets.tree import TreeNode
 
 from observe.errors import ObserveError
-from observe.model import ContainerEvent
-from observe.normalise import Record
+from observe.model import ContainerEvent, Record
 from tui.bridge import EngineEventArrived, LogFeed, LogsPending
 from tui.coreview import CoreView
 from tui.inspectmodel import env_rows, label_rows, masked_document, matching_paths, mount_rows, port_rows

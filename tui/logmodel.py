@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from observe.normalise import LEVEL_RANK, LEVELS
+from observe.model import LEVEL_RANK, LEVELS
 
 LEVEL_FILTERS = ("", "debug", "info", "warn", "error")
 """The level filter's steps: everything, then "this level and above"."""
@@ -49,7 +49,7 @@ class LogEntry:
 
 
 def entry_from_doc(seq: int, doc: Mapping[str, Any], time_ns: int, level: str, stream: str) -> LogEntry:
-    """A ``LogEntry`` from a normalised record's fields (``observe.normalise.Record``)."""
+    """A ``LogEntry`` from a normalised record's fields (``observe.logs.normalise.Record``)."""
     message = str(doc.get("message", ""))
     first, _, rest = message.partition("\n")
     trace = doc.get("error.stack_trace")

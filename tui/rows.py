@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from observe.humanize import format_duration
 from observe.model import RUNNING_STATES, ContainerInfo
 from observe.selectors import LabelSelector
 from observe.stats.sample import IGNORED_INTERFACE_PREFIXES, Sample, rate, unlimited_as_zero
 from observe.stats.snapshot import ContainerStats, StatsSnapshot
+from observe.units import format_duration
 
 SPARK = "▁▂▃▄▅▆▇█"
 HISTORY_POINTS = 12

@@ -49,8 +49,7 @@ from exporters.autoscale.policy import (
 )
 from exporters.autoscale.signals import CounterWindow, ReplicaReading, cpu_limit_cores, replicas_for
 from observe.errors import ObserveError
-from observe.model import ContainerInfo
-from observe.normalise import LEVEL_RANK
+from observe.model import LEVEL_RANK, ContainerInfo
 from observe.stats import ContainerStats, Sample, StatsSnapshot
 from observe.telemetry import LogCountersSnapshot
 

@@ -51,8 +51,8 @@ from enum import StrEnum
 from typing import Any
 
 from observe.config import read_toml
-from observe.durations import parse_duration
 from observe.errors import ObserveError
+from observe.units import parse_duration
 
 LABEL_PREFIX = "observe.autoscale."
 METRIC_LABEL_PREFIX = LABEL_PREFIX + "metric."

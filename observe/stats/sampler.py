@@ -17,8 +17,8 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Protocol
 
-from observe.containers import engine_cgroup
 from observe.engine import Engine
+from observe.engine.inspect import engine_cgroup
 from observe.inventory import REMOVED, Inventory, InventoryChange
 from observe.model import ContainerInfo
 from observe.stats.cgroup import CgroupPaths, CgroupReader

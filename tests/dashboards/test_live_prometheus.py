@@ -43,8 +43,8 @@ from tests.dashboards.queries import (
     substitute,
     variable_queries,
 )
-from tests.nethelpers import free_port
-from tests.waiting import wait_for
+from tests.support.nethelpers import free_port
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.engine,
               pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is not installed")]

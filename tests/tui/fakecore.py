@@ -1,7 +1,7 @@
 """A fake of the TUI's own seam (``tui.coreview.CoreView``) with fixed data, for pixel-stable snapshots.
 
 It fakes our Protocol, not docker-py: containers come from inspect-shaped documents through the
-real ``observe.containers.from_inspect``, stats are real ``Sample`` values, log records are real
+real ``observe.engine.inspect.from_inspect``, stats are real ``Sample`` values, log records are real
 ``Record`` values. Behaviour tests run against the real engine instead (test_app_engine.py).
 """
 
@@ -14,9 +14,8 @@ from types import MappingProxyType
 from typing import Any
 
 from observe.config import Config
-from observe.containers import from_inspect
-from observe.model import ContainerEvent, ContainerInfo
-from observe.normalise import Record
+from observe.engine.inspect import from_inspect
+from observe.model import ContainerEvent, ContainerInfo, Record
 from observe.stats.sample import InterfaceCounters, Sample
 from observe.stats.snapshot import ContainerStats, SamplerHealth, StatsSnapshot
 from tui.terminal import ExecSession

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from textual.pilot import Pilot
 
-from tests.waiting import TIMEOUT
+from tests.support.waiting import TIMEOUT
 
 T = TypeVar("T")
 

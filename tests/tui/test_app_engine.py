@@ -10,9 +10,9 @@ from textual.widgets import Tree
 
 from observe.errors import ObserveError
 from tests.conftest import Containers
+from tests.support.waiting import wait_for
 from tests.tui.conftest import core_for
 from tests.tui.helpers import until
-from tests.waiting import wait_for
 from tui.app import ContainersScreen, make_app
 from tui.detail import DetailScreen, InspectPane, LogsPane
 from tui.logview import LogView

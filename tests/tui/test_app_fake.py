@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from observe.normalise import Record
+from observe.model import Record
 from tests.tui.fakecore import RECORDS, FakeCore, fixed_clock, record
 from tests.tui.helpers import until
 from tui.app import make_app

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Containers
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.engine,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]

@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from observe.containers import from_inspect
-from observe.normalise import LEVEL_RANK, LEVELS
+from observe.engine.inspect import from_inspect
+from observe.model import LEVEL_RANK, LEVELS
 from observe.stats.snapshot import ContainerStats
 from tests.tui.fakecore import DOCS, ENGINE_INFO, NOW, samples
 from tui.inspectmodel import MASK, env_rows, looks_secret, masked_document, matching_paths, port_rows

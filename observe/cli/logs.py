@@ -1,0 +1,188 @@
+"""``observe logs`` (ad-hoc reading) and ``observe run`` (the long-running collector)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import re
+import signal
+import sys
+import threading
+import time
+
+from observe.cli.common import command, stop_signal, wait_for_stop
+from observe.config import Config
+from observe.core import Core, build_core
+from observe.errors import ConfigError, ContainerNotFound
+from observe.logs.apilogs import ApiLogReader
+from observe.logs.collector import pump_api
+from observe.logs.formats import FORMATS, render
+from observe.logs.normalise import LogPipeline
+from observe.logs.sinks import check_sinks
+from observe.model import LEVEL_RANK, LEVELS, ContainerInfo, LogLine, Record
+from observe.timefmt import parse_ns
+from observe.units import parse_duration
+
+log = logging.getLogger(__name__)
+
+
+def parse_since(text: str, now_ns: int) -> int:
+    """``10m`` (ago), an RFC 3339 time, or unix seconds -> ns since the epoch.
+
+    Raises:
+        ConfigError: none of those.
+    """
+    value = text.strip()
+    try:
+        return parse_ns(value)
+    except ValueError:
+        pass
+    try:
+        if re.fullmatch(r"\d{9,}(\.\d+)?", value):
+            return int(float(value) * 1e9)
+        return now_ns - int(parse_duration(value) * 1e9)
+    except ValueError:
+        raise ConfigError(f"invalid value for --since: {text!r} (use 10m, an RFC 3339 time or unix seconds)") from None
+
+
+def _logs_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("containers", nargs="*", metavar="NAME", help="container names or ids (default: every selected "
+                   "running container)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep following until Ctrl-C")
+    p.add_argument("--since", help="only lines since: 10m (ago), an RFC 3339 time, or unix seconds")
+    p.add_argument("--tail", type=int, default=None, metavar="N", help="only the last N lines of each container")
+    p.add_argument("--format", choices=FORMATS, default=None, help="record format (default: --output-format)")
+    p.add_argument("--level", choices=LEVELS, default=None, help="this level and above (warn = warn, error ...)")
+    p.add_argument("--grep", default=None, metavar="REGEX", help="only records whose message or stack trace match")
+    p.add_argument("-a", "--all", action="store_true", help="without NAME: include stopped containers")
+
+
+class _Printer:
+    """Filters and prints records of several containers, one whole line at a time."""
+
+    def __init__(self, fmt: str, level: str | None, grep: str | None) -> None:
+        self.fmt = fmt
+        self.min_rank = LEVEL_RANK[level] if level else -1
+        try:
+            self.pattern = re.compile(grep) if grep else None
+        except re.error as err:
+            raise ConfigError(f"invalid value for --grep: {err}") from None
+        self.color = fmt == "text" and sys.stdout.isatty()
+        self.lock = threading.Lock()
+
+    def __call__(self, records: list[Record]) -> None:
+        out = []
+        for r in records:
+            if LEVEL_RANK.get(r.level, LEVEL_RANK["info"]) < self.min_rank:
+                continue
+            if self.pattern is not None:
+                text = str(r.doc.get("message", "")) + "\n" + str(r.doc.get("error.stack_trace", ""))
+                if not self.pattern.search(text):
+                    continue
+            out.append(render(r.doc, self.fmt, color=self.color))
+        if out:
+            with self.lock:
+                sys.stdout.buffer.write(b"\n".join(out) + b"\n")
+                sys.stdout.buffer.flush()
+
+
+def _targets(core: Core, names: list[str], include_stopped: bool) -> list[ContainerInfo]:
+    core.inventory.resync()
+    if not names:
+        return core.inventory.containers(include_stopped=include_stopped)
+    found = []
+    for name in names:
+        info = core.inventory.get(name)
+        if info is None:
+            raise ContainerNotFound(f"no such container: {name}")
+        found.append(info)
+    return found
+
+
+@command("logs", "read containers' logs as normalised records (ad hoc; see `run` for the collector)")(_logs_args)
+def cmd_logs(args: argparse.Namespace, config: Config) -> int:
+    printer = _Printer(args.format or config.output_format, args.level, args.grep)
+    since_ns = parse_since(args.since, time.time_ns()) if args.since else 0
+    if args.tail is not None and args.tail < 0:
+        raise ConfigError("invalid value for --tail: must be 0 or more")
+    core = build_core(config)
+    stop = threading.Event()
+    readers: list[ApiLogReader] = []
+    try:
+        targets = _targets(core, args.containers, args.all)
+        options = core.normalise_options()
+        threads = []
+        for info in targets:
+            reader = ApiLogReader(core.engine, info.id, tty=info.tty, follow=args.follow, tail=args.tail,
+                                  since_ns=since_ns, stall_timeout=config.stall_timeout)
+            readers.append(reader)
+            pipeline = LogPipeline(info, options)
+
+            def run(reader: ApiLogReader = reader, pipeline: LogPipeline = pipeline, name: str = info.name) -> None:
+                def feed(batch: list[LogLine]) -> None:
+                    now = time.monotonic()
+                    printer([r for line in batch for r in pipeline.feed(line, now)])
+
+                pump_api(reader, feed, lambda: printer(pipeline.flush_due(time.monotonic())), stop, 0.25, name)
+                printer(pipeline.flush_all())
+
+            thread = threading.Thread(target=run, name=f"observe-logs-{info.short_id}", daemon=True)
+            thread.start()
+            threads.append(thread)
+        with contextlib.suppress(KeyboardInterrupt):
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.close()
+        core.stop()
+    return 0
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-exporter", action="store_true", help="collect logs only; no stats sampler or /metrics")
+
+
+@command("run", "the collector: every selected container's logs to the sinks, plus the Prometheus exporter")(_run_args)
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    check_sinks(config.sink, config.output_format)  # a bad sink fails before the engine is asked
+    core = build_core(config)
+    server = None
+    autoscaling = None
+    with stop_signal() as done:
+        try:
+            core.start_collector()
+            signal.signal(signal.SIGHUP, lambda signum, frame: _reopen(core))
+            if not args.no_exporter and config.listen:
+                from exporters import start_exporter
+                from exporters.autoscale import start_autoscaling
+
+                server = start_exporter(core)
+                autoscaling = start_autoscaling(core, server)
+            log.info("collector running", extra={"event": "CollectorStarted",
+                                                 "sinks": [s.url for s in core.sink_statuses()]})
+            wait_for_stop(done, lambda: core.delivery is not None and core.delivery.closed.is_set())
+            log.info("stopping: draining records to the sinks", extra={"event": "CollectorStopping"})
+            if not core.stop_collector(config.stop_timeout):
+                log.warning("stopped before every record was delivered; they are read again at the next start",
+                            extra={"event": "CollectorStoppedEarly"})
+            if core.delivery is not None and core.delivery.closed.is_set():
+                return 1
+        finally:
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
+            if autoscaling is not None:
+                autoscaling.stop()
+            if server is not None:
+                server.stop()
+            core.stop()
+    return 0
+
+
+def _reopen(core: Core) -> None:
+    for worker in core.delivery.workers if core.delivery else []:
+        reopen = getattr(worker.sink, "reopen", None)
+        if callable(reopen):
+            reopen()

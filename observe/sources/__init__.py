@@ -1,1 +1,0 @@
-"""Readers of what the engine produces: container logs (json-file and API)."""

@@ -1,0 +1,306 @@
+"""The network sinks against receivers the tests run: tcp (JSON lines), fluentd (forward + acks), syslog (RFC 5424)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import threading
+from collections.abc import Iterator
+
+import msgpack
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from observe.errors import ConfigError
+from observe.logs.sinks import SinkError, open_sink
+from observe.logs.sinks.fluentd import FluentdSink, compile_tag, event_time
+from observe.logs.sinks.net import StreamSink
+from observe.logs.sinks.syslog import SyslogSink, frame, header_field, timestamp
+from observe.model import Record
+from observe.ownlog import fluent_handler
+from tests.support.sinkreceivers import FluentServer, LineServer
+from tests.support.waiting import wait_for
+
+T0 = 1_767_323_045_123_456_789  # 2026-01-02T03:04:05.123456789Z
+
+
+def rec(n: int, name: str = "web-1", level: str = "info", t: int = T0) -> Record:
+    doc = {"@timestamp": "2026-01-02T03:04:05.123456Z", "message": f"m{n}", "log.level": level,
+           "container.name": name, "container.id": "c" * 64, "service.name": "web", "host.name": "h1",
+           "stream": "stdout", "observe.time_ns": t + n}
+    return Record(doc, t + n, level, "stdout", None, 1, 10)
+
+
+@pytest.fixture
+def lines() -> Iterator[LineServer]:
+    server = LineServer()
+    server.start()
+    yield server
+    server.stop(timeout=2)
+
+
+@pytest.fixture
+def fluent() -> Iterator[FluentServer]:
+    server = FluentServer()
+    server.start()
+    yield server
+    server.stop(timeout=2)
+
+
+# -- tcp --------------------------------------------------------------------------------------
+def test_tcp_sends_json_lines_in_order(lines: LineServer) -> None:
+    sink = open_sink(f"tcp://127.0.0.1:{lines.port}?format=json", "logstash")
+    try:
+        for start in range(0, 300, 100):
+            sink.write([rec(n) for n in range(start, start + 100)])
+        wait_for(lambda: lines.count() == 300, "300 lines received")
+        docs = [json.loads(b) for b in lines.lines]
+        assert [d["message"] for d in docs] == [f"m{n}" for n in range(300)]
+        assert docs[0]["container.name"] == "web-1" and lines.connections == 1
+    finally:
+        sink.close()
+
+
+def test_tcp_logstash_format_is_nested(lines: LineServer) -> None:
+    sink = open_sink(f"tcp://127.0.0.1:{lines.port}", "logstash")
+    sink.write([rec(1)])
+    sink.close()
+    wait_for(lambda: lines.count() == 1, "the line received")
+    doc = json.loads(lines.lines[0])
+    assert doc["container"]["name"] == "web-1" and doc["log"]["level"] == "info"
+
+
+def test_tcp_down_receiver_fails_then_reconnects(lines: LineServer) -> None:
+    sink = open_sink(f"tcp://127.0.0.1:{lines.port}?format=json&timeout=2s", "json")
+    assert isinstance(sink, StreamSink)
+    try:
+        sink.write([rec(0)])
+        wait_for(lambda: lines.count() == 1, "the first line")
+        lines.stop(timeout=1)  # graceful: our side sees EOF before the next write
+        batch = [rec(1), rec(2)]
+        with pytest.raises(SinkError, match="cannot connect"):
+            sink.write(batch)
+        lines.start()
+        sink.write(batch)
+        wait_for(lambda: lines.count() == 3, "every line after the restart")
+        assert [json.loads(b)["message"] for b in lines.lines] == ["m0", "m1", "m2"]
+        assert sink.connects == 2 and lines.connections == 2 and sink.duplicates == 0
+    finally:
+        sink.close()
+
+
+def test_tcp_replays_what_a_crashed_receiver_did_not_acknowledge() -> None:
+    """A peer that stops reading, then dies with unread data (RST): what it never acknowledged is sent again."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # accepted sockets inherit it
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    sink = open_sink(f"tcp://127.0.0.1:{port}?format=json&timeout=2s", "json")
+    assert isinstance(sink, StreamSink)
+    try:
+        sink.write([rec(0)])
+        conn, _ = listener.accept()
+        with conn:
+            got = b""
+            while not got.endswith(b"\n"):
+                got += conn.recv(4096)
+            sink.write([rec(n) for n in range(1, 2001)])  # far more than the peer's window: unconfirmed
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+        listener.close()
+        server = LineServer(port)
+        server.start()
+        try:
+            sink.write([rec(2001)])  # the reset is noticed; the unconfirmed lines go out again first
+            wait_for(lambda: server.count() >= 2001, "the replayed lines")
+            messages = [json.loads(b)["message"] for b in server.lines]
+            assert messages[-1] == "m2001" and "m0" not in messages
+            assert messages == [f"m{n}" for n in range(1, 2002)], "replayed whole, in order"
+            assert sink.duplicates == 2000
+        finally:
+            server.stop(timeout=2)
+    finally:
+        listener.close()
+        sink.close()
+
+
+# -- fluentd ----------------------------------------------------------------------------------
+def test_fluentd_packed_forward_with_event_time_and_tags(fluent: FluentServer) -> None:
+    sink = open_sink(f"fluentd://127.0.0.1:{fluent.port}?tag=docker.{{service.name}}.{{container.name}}", "logstash")
+    try:
+        sink.write([rec(0), rec(1, name="web-2"), rec(2)])
+        assert len(fluent.chunks) == 2, "one PackedForward message per tag"
+        tags = [tag for tag, _, _ in fluent.events]
+        assert tags == ["docker.web.web-1", "docker.web.web-1", "docker.web.web-2"]
+        times = [t for _, t, _ in fluent.events]
+        assert times == [("EventTime", T0), ("EventTime", T0 + 2), ("EventTime", T0 + 1)]
+        first = fluent.events[0][2]
+        assert first["container"]["name"] == "web-1" and first["observe"]["time_ns"] == T0
+        assert [c[1] for c in fluent.chunks] == [2, 1] and all(c[0] for c in fluent.chunks)
+        assert sink.duplicates == 0  # type: ignore[attr-defined]
+    finally:
+        sink.close()
+
+
+def test_fluentd_flat_records_and_default_tag(fluent: FluentServer) -> None:
+    sink = open_sink(f"fluentd://127.0.0.1:{fluent.port}?format=json", "logstash")
+    sink.write([rec(5)])
+    sink.close()
+    tag, _, record = fluent.events[0]
+    assert tag == "docker.web-1" and record["container.name"] == "web-1" and record["message"] == "m5"
+
+
+def test_fluentd_unacknowledged_chunk_is_sent_again() -> None:
+    withheld: list[str] = []
+
+    def withhold_first(chunk: str) -> bool:
+        if not withheld:
+            withheld.append(chunk)
+            return True
+        return False
+
+    server = FluentServer(withhold=withhold_first)
+    server.start()
+    sink = FluentdSink(f"fluentd://127.0.0.1:{server.port}?ack_timeout=300ms", "logstash")
+    try:
+        batch = [rec(n) for n in range(3)]
+        with pytest.raises(SinkError, match="did not acknowledge"):
+            sink.write(batch)
+        sink.write(batch)  # what the delivery loop does after a backoff
+        assert [c[0] for c in server.chunks] == [withheld[0], withheld[0]], "re-sent with the same chunk id"
+        assert sink.duplicates == 3 and sink.connects == 2
+        assert [r["message"] for r in server.records()] == ["m0", "m1", "m2"] * 2
+        sink.write([rec(9)])
+        assert sink.duplicates == 3
+    finally:
+        sink.close()
+        server.stop(timeout=2)
+
+
+def test_fluentd_without_acks_sends_no_chunk_id(fluent: FluentServer) -> None:
+    sink = open_sink(f"fluentd://127.0.0.1:{fluent.port}?ack=false", "logstash")
+    sink.write([rec(0)])
+    wait_for(lambda: len(fluent.chunks) == 1, "the chunk")
+    sink.close()
+    assert fluent.chunks == [(None, 1)]
+
+
+def test_fluentd_down_receiver_is_a_sink_error() -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    sink = open_sink(f"fluentd://127.0.0.1:{port}?timeout=1s", "logstash")
+    with pytest.raises(SinkError, match="cannot connect"):
+        sink.write([rec(0)])
+    sink.close()
+
+
+def test_own_logs_reach_fluentd_through_fluent_logger(fluent: FluentServer) -> None:
+    handler = fluent_handler(f"127.0.0.1:{fluent.port}")
+    logger = logging.getLogger("observe.test.ownlog")
+    logger.addHandler(handler)
+    try:
+        logger.warning("sink cannot take records", extra={"event": "SinkDisconnected", "sink": "tcp:x"})
+        wait_for(lambda: fluent.events, "our own log record at Fluentd")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    tag, when, record = fluent.events[0]
+    assert tag == "observe.own" and when[0] == "EventTime"
+    assert record["message"] == "sink cannot take records" and record["event"] == "SinkDisconnected"
+    assert record["level"] == "warning" and record["logger"] == "observe.test.ownlog"
+
+
+def test_event_time_is_ext_zero_big_endian() -> None:
+    ext = event_time(T0)
+    assert ext.code == 0 and ext.data == (1_767_323_045).to_bytes(4, "big") + (123_456_789).to_bytes(4, "big")
+    assert msgpack.packb(ext)[:2] == b"\xd7\x00"  # fixext 8, type 0
+
+
+def test_tag_templates() -> None:
+    doc = {"container.name": "a/b c", "service.name": "web"}
+    assert compile_tag("docker.{container.name}")(doc) == "docker.a_b_c"
+    assert compile_tag("x.{missing}")(doc) == "x._"
+    assert compile_tag("static.tag")(doc) == "static.tag"
+    for bad in ("", "docker.{", "docker.}", "{}", "{a b}", "do cker.{service.name}"):
+        with pytest.raises(ValueError):
+            compile_tag(bad)
+    with pytest.raises(ConfigError, match="unbalanced brace"):
+        open_sink("fluentd://127.0.0.1?tag=docker.{container.name", "logstash")
+
+
+@given(st.dictionaries(st.sampled_from(["container.name", "service.name", "host.name"]), st.text(max_size=20)))
+def test_rendered_tags_are_always_safe(doc: dict[str, str]) -> None:
+    tag = compile_tag("docker.{service.name}.{container.name}.{host.name}")(doc)
+    assert re.fullmatch(r"docker\.[A-Za-z0-9_.\-]+\.[A-Za-z0-9_.\-]+\.[A-Za-z0-9_.\-]+", tag)
+
+
+# -- syslog -----------------------------------------------------------------------------------
+FRAME = re.compile(rb"(\d+) ")
+
+
+def split_frames(data: bytes) -> list[bytes]:
+    out = []
+    while data:
+        m = FRAME.match(data)
+        assert m, data[:40]
+        n = int(m.group(1))
+        out.append(data[m.end():m.end() + n])
+        assert len(out[-1]) == n
+        data = data[m.end() + n:]
+    return out
+
+
+def test_syslog_frame_fields() -> None:
+    sink = open_sink("syslog+tcp://127.0.0.1:5514?facility=local3&format=json", "logstash")
+    assert isinstance(sink, SyslogSink)
+    data = sink.encode([rec(0, level="error"), rec(1, name="ünïcode name" + "x" * 60, level="debug")])
+    first, second = split_frames(data)
+    head = first.split(b" ", 7)
+    assert head[:7] == [b"<155>1", b"2026-01-02T03:04:05.123456Z", b"h1", b"web-1", b"-", b"stdout", b"-"]
+    assert json.loads(head[7])["message"] == "m0"
+    app = second.split(b" ")[3]
+    assert second.startswith(b"<159>1 ") and len(app) == 48 and app.startswith(b"_n_code_name")
+    sink.close()
+
+
+def test_syslog_over_tcp(lines: LineServer) -> None:
+    sink = open_sink(f"syslog+tcp://127.0.0.1:{lines.port}", "logstash")
+    sink.write([rec(n) for n in range(10)])
+    sink.close()
+    wait_for(lambda: bytes(lines.raw).endswith(b'"m9"}}') or b'"m9"' in bytes(lines.raw)[-400:], "syslog data")
+    frames = split_frames(bytes(lines.raw))
+    assert [json.loads(f.split(b" ", 7)[7])["message"] for f in frames] == [f"m{n}" for n in range(10)]
+
+
+@given(st.text(max_size=100), st.integers(min_value=1, max_value=64))
+def test_header_fields_are_printable_ascii(value: str, limit: int) -> None:
+    out = header_field(value, limit)
+    assert 1 <= len(out) <= limit or out == "-"
+    assert all(33 <= ord(c) < 127 for c in out)
+
+
+@given(st.integers(min_value=0, max_value=4_000_000_000 * 10**9))
+def test_timestamps_have_microseconds(ns: int) -> None:
+    stamp = timestamp(ns)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamp)
+    assert int(stamp[20:26]) == (ns % 10**9) // 1000
+
+
+def test_frame_counts_octets_of_utf8() -> None:
+    data = frame(rec(0), "é".encode(), 16)
+    n, _, body = data.partition(b" ")
+    assert int(n) == len(body)
+
+
+def test_tcp_sink_is_usable_from_another_thread(lines: LineServer) -> None:
+    sink = open_sink(f"tcp://127.0.0.1:{lines.port}?format=json", "json")
+    thread = threading.Thread(target=sink.write, args=([rec(0)],))
+    thread.start()
+    thread.join()
+    sink.close()
+    wait_for(lambda: lines.count() == 1, "the line")

@@ -1,0 +1,198 @@
+"""cgroup readers on file trees built here, shaped like real hosts (v2 systemd and cgroupfs, v1 co-mounted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from observe.engine.inspect import cgroup_location
+from observe.stats.cgroup import (
+    CgroupReader,
+    cpu_weight_to_shares,
+    parse_blkio_v1,
+    parse_flat_keyed,
+    parse_nested_keyed,
+    parse_proc_cgroup,
+)
+from observe.stats.netdev import parse_net_dev
+from observe.stats.sample import ContainerGone
+
+CID = "4890d6990787171369d74ab4112a30b0c73edfa4149a1dfbb5bc5551615cf0cc"
+
+V2_FILES = {
+    "cpu.stat": "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\nnr_periods 40\nnr_throttled 30\n"
+                "throttled_usec 1500000\nnr_bursts 0\nburst_usec 0\n",
+    "cpu.max": "20000 100000\n",
+    "cpu.weight": "39\n",
+    "memory.current": "10485760\n",
+    "memory.max": "67108864\n",
+    "memory.peak": "20971520\n",
+    "memory.swap.current": "4096\n",
+    "memory.stat": "anon 6291456\nfile 3145728\nkernel 1048576\nfile_mapped 1048576\nactive_file 1048576\n"
+                   "inactive_file 2097152\nshmem 0\n",
+    "memory.events": "low 0\nhigh 0\nmax 7\noom 2\noom_kill 1\noom_group_kill 0\n",
+    "io.stat": "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n"
+               "259:0 rbytes=100 wbytes=0 rios=3 wios=0 dbytes=0 dios=0\n",
+    "pids.current": "5\n",
+    "pids.max": "max\n",
+    "cgroup.procs": "101\n102\n",
+}
+
+
+def write_tree(base: Path, files: dict[str, str]) -> None:
+    base.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (base / name).write_text(text)
+
+
+def v2_host(tmp_path: Path, rel: str) -> tuple[str, str]:
+    root = tmp_path / "sys" / "fs" / "cgroup"
+    write_tree(root, {"cgroup.controllers": "cpuset cpu io memory hugetlb pids rdma misc\n"})
+    write_tree(root / rel, V2_FILES)
+    proc = tmp_path / "proc"
+    write_tree(proc, {"partitions": "major minor  #blocks  name\n\n 259        0  104857600 nvme0n1\n"
+                                    "   8        0   1048576 sda\n"})
+    return str(root), str(proc)
+
+
+@pytest.mark.parametrize(
+    ("driver", "parent", "rel"),
+    [
+        ("systemd", "", f"system.slice/docker-{CID}.scope"),
+        ("cgroupfs", "", f"docker/{CID}"),
+        ("systemd", "my-apps.slice", f"my.slice/my-apps.slice/docker-{CID}.scope"),
+    ],
+)
+def test_v2_tree(tmp_path: Path, driver: str, parent: str, rel: str) -> None:
+    root, proc = v2_host(tmp_path, rel)
+    location = cgroup_location(CID, parent, driver, 2)
+    assert location.path == rel
+    reader = CgroupReader(root, 2, proc)
+    assert reader.available()
+    s = reader.read(reader.locate(location), 100.0, 5.0)
+    assert s.cpu_usage_seconds == 2.5
+    assert (s.cpu_user_seconds, s.cpu_system_seconds) == (2.0, 0.5)
+    assert (s.cpu_cfs_periods, s.cpu_cfs_throttled_periods, s.cpu_cfs_throttled_seconds) == (40, 30, 1.5)
+    assert s.memory_usage_bytes == 10485760
+    assert s.memory_working_set_bytes == 10485760 - 2097152
+    assert (s.memory_rss_bytes, s.memory_cache_bytes, s.memory_mapped_file_bytes) == (6291456, 3145728, 1048576)
+    assert s.memory_swap_bytes == 4096
+    assert s.memory_max_usage_bytes == 20971520
+    assert (s.memory_failcnt, s.oom_events) == (7, 1)
+    assert (s.processes, s.threads, s.threads_max) == (2, 5, 0)
+    assert s.spec_memory_limit_bytes == 64 * 1024 * 1024
+    assert (s.spec_cpu_quota_us, s.spec_cpu_period_us) == (20000, 100000)
+    assert s.spec_cpu_shares == cpu_weight_to_shares(39)
+    assert s.block_io is not None
+    devices = {d.device: d for d in s.block_io}
+    assert devices["/dev/sda"].read_bytes == 4096 and devices["/dev/sda"].writes == 2
+    assert devices["/dev/nvme0n1"].reads == 3
+    assert s.network is None  # the reader knows no pid; the backend adds net/dev
+
+
+def test_v2_unlimited_and_missing_files(tmp_path: Path) -> None:
+    rel = f"docker/{CID}"
+    root, proc = v2_host(tmp_path, rel)
+    d = Path(root) / rel
+    (d / "memory.max").write_text("max\n")
+    (d / "cpu.max").write_text("max 100000\n")
+    for gone in ("memory.swap.current", "memory.peak", "io.stat"):
+        (d / gone).unlink()
+    reader = CgroupReader(root, 2, proc)
+    s = reader.read(reader.locate(cgroup_location(CID, "", "cgroupfs", 2)), 1.0, 1.0)
+    assert s.spec_memory_limit_bytes == 0 and s.spec_cpu_quota_us == 0
+    assert s.memory_swap_bytes is None and s.memory_max_usage_bytes is None and s.block_io is None
+
+
+def test_v2_gone(tmp_path: Path) -> None:
+    root, proc = v2_host(tmp_path, "other")
+    reader = CgroupReader(root, 2, proc)
+    with pytest.raises(ContainerGone):
+        reader.read(reader.locate(cgroup_location(CID, "", "systemd", 2)), 1.0, 1.0)
+
+
+def test_v2_location_from_proc_wins(tmp_path: Path) -> None:
+    """A custom parent the inspect document does not explain: /proc/<pid>/cgroup is believed when it exists."""
+    rel = f"custom/parent/docker-{CID}.scope"
+    root, proc = v2_host(tmp_path, rel)
+    write_tree(Path(proc) / "4242", {"cgroup": f"0::/{rel}\n"})
+    reader = CgroupReader(root, 2, proc)
+    paths = reader.locate(cgroup_location(CID, "", "systemd", 2), pid=4242)
+    assert paths.dirs[""] == str(Path(root) / rel)
+    # a private cgroup namespace shows "/": the computed guess is kept
+    write_tree(Path(proc) / "4243", {"cgroup": "0::/\n"})
+    assert reader.locate(cgroup_location(CID, "", "systemd", 2), pid=4243).dirs[""].endswith(
+        f"system.slice/docker-{CID}.scope")
+
+
+def test_v1_comounted_tree(tmp_path: Path) -> None:
+    root = tmp_path / "cgroup"
+    rel = f"docker/{CID}"
+    write_tree(root / "cpu,cpuacct" / rel, {
+        "cpuacct.usage": "3000000000\n", "cpuacct.stat": "user 200\nsystem 50\n",
+        "cpu.stat": "nr_periods 10\nnr_throttled 4\nthrottled_time 250000000\n",
+        "cpu.cfs_quota_us": "-1\n", "cpu.cfs_period_us": "100000\n", "cpu.shares": "512\n",
+    })
+    (root / "cpu").symlink_to("cpu,cpuacct")
+    (root / "cpuacct").symlink_to("cpu,cpuacct")
+    write_tree(root / "memory" / rel, {
+        "memory.usage_in_bytes": "5000000\n", "memory.limit_in_bytes": "9223372036854771712\n",
+        "memory.stat": "cache 100\nrss 200\ntotal_cache 1000\ntotal_rss 2000\ntotal_swap 0\n"
+                       "total_inactive_file 600\ntotal_mapped_file 30\n",
+        "memory.failcnt": "3\n", "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+        "memory.max_usage_in_bytes": "6000000\n",
+    })
+    write_tree(root / "pids" / rel, {"pids.current": "3\n", "pids.max": "100\n", "cgroup.procs": "1\n2\n"})
+    write_tree(root / "blkio" / rel, {
+        "blkio.throttle.io_service_bytes_recursive": "8:0 Read 4096\n8:0 Write 512\n8:0 Total 4608\nTotal 4608\n",
+        "blkio.throttle.io_serviced_recursive": "8:0 Read 1\n8:0 Write 1\n8:0 Total 2\nTotal 2\n",
+        "blkio.io_service_bytes_recursive": "Total 0\n",
+    })
+    reader = CgroupReader(str(root), 1, str(tmp_path / "noproc"))
+    assert reader.available()
+    s = reader.read(reader.locate(cgroup_location(CID, "", "cgroupfs", 1)), 1.0, 1.0)
+    assert s.cpu_usage_seconds == 3.0
+    assert s.cpu_user_seconds is not None and s.cpu_user_seconds > 0
+    assert (s.cpu_cfs_periods, s.cpu_cfs_throttled_periods, s.cpu_cfs_throttled_seconds) == (10, 4, 0.25)
+    assert s.spec_cpu_quota_us == 0 and s.spec_cpu_shares == 512
+    assert s.spec_memory_limit_bytes == 0  # "unlimited", as cAdvisor reports it
+    assert (s.memory_usage_bytes, s.memory_working_set_bytes) == (5000000, 5000000 - 600)
+    assert (s.memory_rss_bytes, s.memory_cache_bytes, s.memory_swap_bytes) == (2000, 1000, 0)
+    assert (s.memory_failcnt, s.oom_events) == (3, 2)
+    assert (s.processes, s.threads, s.threads_max) == (2, 3, 100)
+    assert s.block_io is not None and [(d.device, d.read_bytes, d.write_bytes, d.reads) for d in s.block_io] == [
+        ("8:0", 4096, 512, 1)]
+
+
+def test_parsers() -> None:
+    assert parse_proc_cgroup("2:cpu,cpuacct:/docker/x\n0::/\n") == {"cpu": "/docker/x", "cpuacct": "/docker/x",
+                                                                    "": "/"}
+    assert parse_nested_keyed("8:0 rbytes=1 wbytes=x\n") == {"8:0": {"rbytes": 1}}
+    assert parse_blkio_v1("8:0 Read 5\nTotal 5\n") == {"8:0": {"read": 5}}
+    text = ("Inter-|   Receive                                                |  Transmit\n"
+            " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls "
+            "carrier compressed\n"
+            "    lo:  100 1 0 0 0 0 0 0  100 1 0 0 0 0 0 0\n"
+            "  eth0: 1500 10 1 2 0 0 0 0  900 9 3 4 0 0 0 0\n"
+            "veth12: 5 5 5 5 0 0 0 0 5 5 5 5 0 0 0 0\n")
+    (eth0,) = parse_net_dev(text)
+    assert (eth0.interface, eth0.rx_bytes, eth0.rx_packets, eth0.rx_errors, eth0.rx_dropped) == ("eth0", 1500, 10, 1, 2)
+    assert (eth0.tx_bytes, eth0.tx_packets, eth0.tx_errors, eth0.tx_dropped) == (900, 9, 3, 4)
+
+
+@given(st.dictionaries(st.from_regex(r"[a-z_]{1,12}", fullmatch=True), st.integers(0, 2**63), max_size=20))
+def test_flat_keyed_round_trip(values: dict[str, int]) -> None:
+    text = "".join(f"{k} {v}\n" for k, v in values.items())
+    assert parse_flat_keyed(text + "garbage line here\n\n") == values
+
+
+@given(st.text())
+def test_parsers_never_raise(text: str) -> None:
+    parse_flat_keyed(text)
+    parse_nested_keyed(text)
+    parse_blkio_v1(text)
+    parse_proc_cgroup(text)
+    parse_net_dev(text)

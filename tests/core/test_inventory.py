@@ -1,0 +1,110 @@
+"""The live inventory against the real engine."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from observe.config import Config
+from observe.engine import Engine
+from observe.inventory import Inventory, InventoryChange
+from observe.selectors import LabelSelector, Selection
+from tests.conftest import RUN_ID, RUN_LABEL, Containers
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture
+def inventory() -> Iterator[Inventory]:
+    inv = Inventory(Engine(Config()), Selection(LabelSelector.parse(f"{RUN_LABEL}={RUN_ID}")))
+    inv.start()
+    yield inv
+    inv.stop()
+
+
+def test_new_container_appears_within_a_second(inventory: Inventory, containers: Containers) -> None:
+    changes: list[InventoryChange] = []
+    inventory.subscribe(changes.append)
+    started = time.monotonic()
+    c = containers.run("late", labels={"com.docker.compose.project": "shop", "com.docker.compose.service": "web",
+                                       "com.docker.compose.container-number": "1"})
+    found = wait_for(lambda: inventory.get(c.id), "the new container in the inventory", timeout=5)
+    wait_for(lambda: inventory.get(c.id) and inventory.get(c.id).state == "running", "state running")  # type: ignore[union-attr]
+    assert time.monotonic() - started < 1.0 + 1.0  # container start itself takes part of this
+    assert found.labels["com.docker.compose.service"] == "web"
+    assert found.service.name == "shop/web" and found.service.replica == 1
+    assert found.name == containers.name("late")
+    assert any(ch.kind == "added" and ch.container.id == c.id for ch in changes)
+
+
+def test_appears_within_one_second_of_start_event(inventory: Inventory, containers: Containers) -> None:
+    c = containers.create("timed")
+    wait_for(lambda: inventory.get(c.id), "created container listed")
+    c.start()
+    t0 = time.monotonic()
+    wait_for(lambda: inventory.get(c.id).state == "running", "running state")  # type: ignore[union-attr]
+    assert time.monotonic() - t0 < 1.0
+
+
+def test_stop_rename_destroy(inventory: Inventory, containers: Containers) -> None:
+    c = containers.run("life")
+    wait_for(lambda: inventory.get(c.id) and inventory.get(c.id).state == "running", "running")  # type: ignore[union-attr]
+    c.stop(timeout=0)
+    info = wait_for(lambda: (i := inventory.get(c.id)) and i.state == "exited" and i, "stop reflected")
+    assert info.exit_code == 137
+    new_name = containers.name("renamed")
+    c.rename(new_name)
+    wait_for(lambda: inventory.get(c.id).name == new_name, "rename reflected")  # type: ignore[union-attr]
+    events = [e.action for e in inventory.recent_events(c.id)]
+    assert "rename" in events and "die" in events
+    rename = next(e for e in inventory.recent_events(c.id) if e.action == "rename")
+    assert rename.old_name == containers.name("life")
+    c.remove(force=True)
+    wait_for(lambda: inventory.get(c.id) is None, "destroy reflected")
+
+
+def test_pause_health_and_oom_are_reflected(inventory: Inventory, containers: Containers) -> None:
+    c = containers.run(
+        "health", "touch /tmp/ok; sleep 600",
+        healthcheck={"test": ["CMD", "test", "-f", "/tmp/ok"], "interval": 200_000_000, "start_period": 0},
+    )
+    wait_for(lambda: inventory.get(c.id) and inventory.get(c.id).health == "healthy", "healthy")  # type: ignore[union-attr]
+    c.pause()
+    wait_for(lambda: inventory.get(c.id).state == "paused", "paused")  # type: ignore[union-attr]
+    c.unpause()
+    wait_for(lambda: inventory.get(c.id).state == "running", "unpaused")  # type: ignore[union-attr]
+    assert any(e.action == "health_status" and e.health == "healthy" for e in inventory.recent_events(c.id))
+
+
+def test_survives_a_dropped_events_connection(inventory: Inventory, containers: Containers) -> None:
+    before = inventory.reconnects
+    inventory.drop_connection()
+    c = containers.run("after-drop")  # happens while the stream is down or reconnecting
+    wait_for(lambda: inventory.reconnects > before, "a reconnect")
+    wait_for(lambda: inventory.get(c.id) and inventory.get(c.id).state == "running", "container seen after drop")  # type: ignore[union-attr]
+    assert inventory.connected
+    c.remove(force=True)
+    wait_for(lambda: inventory.get(c.id) is None, "destroy seen on the new stream")
+
+
+def test_selection_excludes(containers: Containers, docker_client: docker.DockerClient) -> None:
+    selection = Selection(
+        LabelSelector.parse(f"{RUN_LABEL}={RUN_ID},tier!=db"), names=(containers.name("*"), "!*-skip"),
+    )
+    inv = Inventory(Engine(Config()), selection)
+    inv.start()
+    try:
+        web = containers.run("web", labels={"tier": "web"})
+        db = containers.run("db", labels={"tier": "db"})
+        skip = containers.run("skip")
+        wait_for(lambda: inv.get(web.id), "web seen")
+        wait_for(lambda: inv.get(db.id) and inv.get(skip.id), "all known to the inventory")
+        names = {c.name for c in inv.containers()}
+        assert containers.name("web") in names
+        assert containers.name("db") not in names and containers.name("skip") not in names
+    finally:
+        inv.stop()
