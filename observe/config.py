@@ -15,7 +15,7 @@ from typing import Any
 
 from observe.errors import ConfigError
 from observe.selectors import LabelSelector, Selection
-from observe.units import parse_duration
+from observe.units import parse_bool, parse_duration, parse_size
 from observe.webauth import BasicAuth
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -32,12 +32,7 @@ def _choice(*allowed: str) -> Callable[[str], str]:
 
 
 def _bool(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"{text!r} is not a boolean (true/false)")
+    return parse_bool(text, empty=False)
 
 
 def _positive_int(text: str) -> int:
@@ -69,14 +64,7 @@ def _text(text: str) -> str:
 
 
 def _size(text: str) -> int:
-    s = text.strip().lower().removesuffix("b").removesuffix("i")
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-    mult = units.get(s[-1:], 1)
-    digits = s[:-1] if s[-1:] in units else s
-    try:
-        value = int(float(digits) * mult)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a size (e.g. 1MiB, 512k, 65536)") from None
+    value = parse_size(text)
     if value < 1024:
         raise ValueError(f"{text!r} is below 1 KiB")
     return value

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from observe.timefmt import format_ns
+
 ZERO_TIME = "0001-01-01T00:00:00Z"
 LEVELS = ("trace", "debug", "info", "notice", "warn", "error", "critical", "fatal")
 """Canonical ``log.level`` values, least severe first."""
@@ -19,34 +21,6 @@ LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
 
 RUNNING_STATES = frozenset({"running", "paused", "restarting"})
 """States in which a container has processes (and logs and stats to follow)."""
-
-
-def parse_docker_time(text: str | None) -> datetime | None:
-    """Docker's RFC 3339 nanosecond time as an aware UTC datetime (microseconds kept).
-
-    Returns None for Docker's zero time and for anything unparseable.
-    """
-    if not text or text.startswith("0001-01-01"):
-        return None
-    s = text.strip()
-    if s.endswith("Z"):
-        s = s[:-1] + "+00:00"
-    if "." in s:
-        head, rest = s.split(".", 1)
-        digits = rest
-        tz = ""
-        for i, ch in enumerate(rest):
-            if not ch.isdigit():
-                digits, tz = rest[:i], rest[i:]
-                break
-        s = f"{head}.{digits[:6].ljust(6, '0')}{tz}"
-    try:
-        parsed = datetime.fromisoformat(s)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +111,7 @@ class ContainerEvent:
         return datetime.fromtimestamp(self.time_ns / 1e9, UTC)
 
     def to_dict(self) -> dict[str, Any]:
-        secs, ns = divmod(self.time_ns, 1_000_000_000)
-        stamp = datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{ns:09d}Z"
+        stamp = format_ns(self.time_ns)
         out: dict[str, Any] = {
             "@timestamp": stamp,
             "event.action": self.action,

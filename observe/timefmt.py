@@ -59,10 +59,48 @@ def parse_ns(text: str) -> int:
     return (secs - offset) * 1_000_000_000 + frac
 
 
+_second_cache: tuple[int, str] = (-1, "")
+
+
+def _second(sec: int) -> str:
+    """``2026-01-02T03:04:05`` for a second since the epoch; the last one is cached (lines come many per second)."""
+    global _second_cache
+    cached, prefix = _second_cache
+    if cached != sec:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        _second_cache = (sec, prefix)
+    return prefix
+
+
 def format_ns(time_ns: int) -> str:
-    """ns since the epoch -> ``2026-01-02T03:04:05.123456789Z`` (always 9 digits)."""
+    """ns since the epoch -> ``2026-01-02T03:04:05.123456789Z`` (always 9 digits: Docker's form)."""
     secs, ns = divmod(time_ns, 1_000_000_000)
-    return datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{ns:09d}Z"
+    return f"{_second(secs)}.{ns:09d}Z"
+
+
+def format_seconds(seconds: float) -> str:
+    """Seconds since the epoch -> ``2026-01-02T03:04:05.123456Z`` (microseconds, left out when zero)."""
+    return format_datetime(datetime.fromtimestamp(seconds, UTC))
+
+
+def format_datetime(when: datetime) -> str:
+    """An aware datetime in UTC as RFC 3339 with ``Z`` (microseconds, left out when zero)."""
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_datetime(text: str | None) -> datetime | None:
+    """Docker's RFC 3339 nanosecond time as an aware UTC datetime (microseconds kept).
+
+    Returns None for Docker's zero time (``0001-01-01T00:00:00Z``) and for anything unparseable.
+    """
+    if not text or text.startswith("0001-01-01"):
+        return None
+    try:
+        ns = parse_ns(text.strip())
+    except ValueError:
+        return None
+    secs, frac = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(secs, UTC).replace(microsecond=frac // 1000)
 
 
 def since_param(time_ns: int) -> str:
@@ -78,24 +116,17 @@ _RFC3339 = re.compile(
 _TIME_MIN_NS = 631_152_000 * 10**9
 _TIME_MAX_NS = 7_258_118_400 * 10**9
 _MAX_TS_NS = 253_402_300_799_999_999_999  # 9999-12-31T23:59:59.999999999Z
-_ts_cache: tuple[int, str] = (-1, "")
-
-
 def format_time_ns(ns: int) -> str:
-    """Nanoseconds since the epoch as RFC 3339 UTC with microseconds: ``2026-01-02T03:04:05.123456Z``."""
-    global _ts_cache
+    """Nanoseconds since the epoch as RFC 3339 UTC with microseconds: ``2026-01-02T03:04:05.123456Z``.
+
+    The records' ``@timestamp``: out-of-range times are clamped to year 1970..9999.
+    """
     if ns < 0:
         ns = 0
     elif ns > _MAX_TS_NS:
         ns = _MAX_TS_NS
     sec, frac = divmod(ns, 1_000_000_000)
-    cache = _ts_cache
-    if cache[0] == sec:
-        prefix = cache[1]
-    else:
-        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        _ts_cache = (sec, prefix)
-    return f"{prefix}.{frac // 1000:06d}Z"
+    return f"{_second(sec)}.{frac // 1000:06d}Z"
 
 
 _day_cache: dict[str, int] = {}

@@ -33,6 +33,60 @@ def parse_duration(text: str) -> float:
         raise ValueError(f"not a duration: {text!r}")
     return value
 
+_SIZES = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gb": 1 << 30,
+          "t": 1 << 40, "tb": 1 << 40}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def parse_size(text: str) -> int:
+    """``100MB``, ``512k``, ``1MiB``, ``1g``, ``4096`` -> bytes (binary multiples, as Docker's ``max-size``).
+
+    Raises:
+        ValueError: not a non-negative size.
+    """
+    s = text.strip().lower().replace("i", "")
+    digits = s.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = s[len(digits):]
+    try:
+        value = float(digits)
+    except ValueError:
+        value = -1.0
+    if unit not in _SIZES or not value >= 0 or value == float("inf"):
+        raise ValueError(f"{text!r} is not a size (e.g. 100MB, 512k, 65536)")
+    return int(value * _SIZES[unit])
+
+
+def parse_bool(text: str, empty: bool | None = None) -> bool:
+    """``1/true/yes/on`` and ``0/false/no/off`` in any case; ``empty`` is what "" means (None: an error).
+
+    Raises:
+        ValueError: not a boolean.
+    """
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    if value == "" and empty is not None:
+        return empty
+    raise ValueError(f"{text!r} is not a boolean (true/false)")
+
+
+def format_bytes(value: float | None, missing: str = "-") -> str:
+    """``512B``, ``1.5KiB``, ``12MiB``, ``3.2GiB``; ``missing`` when unknown."""
+    if value is None:
+        return missing
+    v = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(v) < 1024:
+            if unit == "B":
+                return f"{int(v)}B"
+            return f"{v:.1f}{unit}" if abs(v) < 10 else f"{v:.0f}{unit}"
+        v /= 1024
+    return f"{v:.1f}TiB" if abs(v) < 10 else f"{v:.0f}TiB"
+
+
 def format_duration(seconds: float | None, missing: str = "") -> str:
     """``3d4h``, ``2h5m``, ``4m10s``, ``12s``; ``missing`` when there is no value (not running)."""
     if seconds is None:

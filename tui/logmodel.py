@@ -11,10 +11,10 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from observe.model import LEVEL_RANK, LEVELS
+from observe.timefmt import format_ns
 
 LEVEL_FILTERS = ("", "debug", "info", "warn", "error")
 """The level filter's steps: everything, then "this level and above"."""
@@ -38,8 +38,7 @@ class LogEntry:
 
     def stamp(self) -> str:
         """``HH:MM:SS.mmm`` in UTC, from Docker's time of the line."""
-        secs, ns = divmod(self.time_ns, 1_000_000_000)
-        return datetime.fromtimestamp(secs, UTC).strftime("%H:%M:%S") + f".{ns // 1_000_000:03d}"
+        return format_ns(self.time_ns)[11:23]
 
     def line(self, timestamps: bool = True) -> str:
         """The text of the line as shown (and saved): ``[time] LEVEL message [+N lines]``."""

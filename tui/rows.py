@@ -17,7 +17,7 @@ from observe.model import RUNNING_STATES, ContainerInfo
 from observe.selectors import LabelSelector
 from observe.stats.sample import IGNORED_INTERFACE_PREFIXES, Sample, rate, unlimited_as_zero
 from observe.stats.snapshot import ContainerStats, StatsSnapshot
-from observe.units import format_duration
+from observe.units import format_bytes, format_duration
 
 SPARK = "▁▂▃▄▅▆▇█"
 HISTORY_POINTS = 12
@@ -283,16 +283,7 @@ def sparkline(values: Sequence[float], width: int = HISTORY_POINTS, top: float |
 
 def fmt_bytes(value: float | None) -> str:
     """``512B``, ``1.5KiB``, ``12MiB``, ``3.2GiB``; ``-`` when unknown."""
-    if value is None:
-        return "-"
-    v = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(v) < 1024 or unit == "TiB":
-            if unit == "B":
-                return f"{int(v)}B"
-            return f"{v:.1f}{unit}" if abs(v) < 10 else f"{v:.0f}{unit}"
-        v /= 1024
-    return f"{v:.0f}TiB"  # pragma: no cover - the loop always returns
+    return format_bytes(value)
 
 
 def fmt_rate(value: float | None) -> str:

@@ -52,6 +52,7 @@ from observe.errors import ObserveError
 from observe.model import LEVEL_RANK, ContainerInfo
 from observe.stats import ContainerStats, Sample, StatsSnapshot
 from observe.telemetry import LogCountersSnapshot
+from observe.timefmt import format_seconds
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ def gjson_escape(key: str) -> str:
 def decision_document(decision: Decision) -> dict[str, Any]:
     """One service's entry: ``Decision.to_dict()`` with a UTC time and the KEDA ``valueLocation`` to use."""
     doc = decision.to_dict()
-    doc["time"] = datetime.fromtimestamp(decision.time, UTC).isoformat().replace("+00:00", "Z")
+    doc["time"] = format_seconds(decision.time)
     doc["value_location"] = f"services.{gjson_escape(decision.service)}.desired_replicas"
     return doc
 
@@ -233,7 +234,7 @@ def autoscale_document(decisions: Sequence[Decision], errors: Sequence[str], now
     ordered = sorted(decisions, key=lambda d: d.service)
     entries = [decision_document(d) for d in ordered]
     return {
-        "time": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z"),
+        "time": format_seconds(now),
         "services": {e["service"]: e for e in entries},
         "items": entries,
         "errors": list(errors),

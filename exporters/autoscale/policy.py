@@ -52,7 +52,7 @@ from typing import Any
 
 from observe.config import read_toml
 from observe.errors import ObserveError
-from observe.units import parse_duration
+from observe.units import parse_bool, parse_duration
 
 LABEL_PREFIX = "observe.autoscale."
 METRIC_LABEL_PREFIX = LABEL_PREFIX + "metric."
@@ -287,12 +287,7 @@ def _seconds(raw: object) -> float:
 def _flag(raw: object) -> bool:
     if isinstance(raw, bool):
         return raw
-    text = _text(raw).lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{raw!r} is not a boolean (true/false)")
+    return parse_bool(_text(raw))
 
 
 def _select(raw: object) -> SelectPolicy:

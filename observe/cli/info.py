@@ -16,6 +16,7 @@ from observe.cli.common import command, dumps, now_utc, render_table
 from observe.config import Config
 from observe.core import build_core
 from observe.model import ContainerInfo
+from observe.timefmt import format_datetime
 from observe.units import format_duration
 
 
@@ -32,7 +33,7 @@ def ps_row(c: ContainerInfo, now: datetime) -> dict[str, Any]:
         "health": c.health or None,
         "exit_code": c.exit_code,
         "restarts": c.restart_count,
-        "started_at": c.started_at.isoformat().replace("+00:00", "Z") if c.started_at else None,
+        "started_at": format_datetime(c.started_at) if c.started_at else None,
         "uptime_seconds": None if (u := c.uptime(now)) is None else round(u, 3),
         "labels": dict(c.labels),
     }

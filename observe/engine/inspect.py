@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from observe.model import CgroupLocation, ContainerInfo, ServiceGroup, parse_docker_time
+from observe.model import CgroupLocation, ContainerInfo, ServiceGroup
+from observe.timefmt import parse_datetime
 
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
@@ -116,9 +117,9 @@ def from_inspect(doc: Mapping[str, Any], info: Mapping[str, Any], service_label:
         health=str(health_doc.get("Status") or ""),
         exit_code=_int(state.get("ExitCode")),
         restart_count=_int(doc.get("RestartCount")),
-        created=parse_docker_time(doc.get("Created")),
-        started_at=parse_docker_time(state.get("StartedAt")),
-        finished_at=parse_docker_time(state.get("FinishedAt")),
+        created=parse_datetime(doc.get("Created")),
+        started_at=parse_datetime(state.get("StartedAt")),
+        finished_at=parse_datetime(state.get("FinishedAt")),
         labels=labels,
         log_driver=str((host.get("LogConfig") or {}).get("Type") or ""),
         log_path=str(doc.get("LogPath") or ""),

@@ -18,22 +18,7 @@ from observe.errors import ConfigError
 from observe.logs.formats import render_batch
 from observe.logs.sinks.base import SinkClosed, SinkError, check_format, query_options, redact
 from observe.model import Record
-
-_SIZES = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gb": 1 << 30}
-
-
-def parse_size(text: str) -> int:
-    """``100MB``, ``512k``, ``1g``, ``4096`` -> bytes.
-
-    Raises:
-        ValueError: not a size.
-    """
-    s = text.strip().lower().replace("i", "")
-    digits = s.rstrip("abcdefghijklmnopqrstuvwxyz")
-    unit = s[len(digits):]
-    if not digits or unit not in _SIZES:
-        raise ValueError(f"{text!r} is not a size (e.g. 100MB)")
-    return int(float(digits) * _SIZES[unit])
+from observe.units import parse_size
 
 
 class StdoutSink:

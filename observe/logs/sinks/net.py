@@ -32,13 +32,9 @@ from urllib.parse import urlsplit
 from observe.errors import ConfigError
 from observe.logs.sinks.base import SinkError, query_options, redact
 from observe.model import Record
-from observe.units import parse_duration
+from observe.units import parse_bool, parse_duration
 
 log = logging.getLogger(__name__)
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
 
 def bad(url: str, why: str) -> ConfigError:
     """The one-line error for a sink URL."""
@@ -49,11 +45,10 @@ def option_bool(url: str, opts: dict[str, str], key: str, default: bool) -> bool
     value = opts.get(key)
     if value is None:
         return default
-    if value.lower() in _TRUE:
-        return True
-    if value.lower() in _FALSE:
-        return False
-    raise bad(url, f"{key}={value!r} is not true or false")
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise bad(url, f"{key}={value!r} is not true or false") from None
 
 
 def option_seconds(url: str, opts: dict[str, str], key: str, default: float) -> float:

@@ -12,7 +12,6 @@ TIMESTAMP the record's time in UTC with microseconds. Delivery is at-least-once 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -20,6 +19,7 @@ from observe.logs.formats import render_batch
 from observe.logs.sinks.base import check_format, query_options
 from observe.logs.sinks.net import StreamSink, bad, parse_endpoint
 from observe.model import Record
+from observe.timefmt import format_time_ns
 
 FACILITIES = {
     name: code for code, name in enumerate((
@@ -38,20 +38,6 @@ def header_field(value: object, limit: int) -> str:
     """
     out = "".join(c if 33 <= ord(c) < 127 else "_" for c in str(value or ""))[:limit]
     return out or "-"
-
-
-_stamp_cache: tuple[int, str] = (-1, "")
-
-
-def timestamp(time_ns: int) -> str:
-    """RFC 3339 UTC with microseconds: ``2026-01-02T03:04:05.123456Z``."""
-    global _stamp_cache
-    sec, ns = divmod(time_ns, 1_000_000_000)
-    cached_sec, prefix = _stamp_cache
-    if cached_sec != sec:
-        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        _stamp_cache = (sec, prefix)
-    return f"{prefix}.{ns // 1000:06d}Z"
 
 
 _fields: dict[tuple[object, object, object], str] = {}
@@ -73,7 +59,7 @@ def frame(record: Record, msg: bytes, facility: int) -> bytes:
     doc = record.doc
     pri = facility * 8 + SEVERITIES.get(record.level, 6)
     names = _names(doc.get("host.name"), doc.get("container.name"), record.stream)
-    head = f"<{pri}>1 {timestamp(record.time_ns)} {names} - "
+    head = f"<{pri}>1 {format_time_ns(record.time_ns)} {names} - "
     body = head.encode("ascii") + msg
     return b"%d " % len(body) + body
 

@@ -13,8 +13,9 @@ import pytest
 
 from observe.errors import ConfigError
 from observe.logs.sinks import SinkClosed, open_sink
-from observe.logs.sinks.files import FileSink, StdoutSink, parse_size
+from observe.logs.sinks.files import FileSink, StdoutSink
 from observe.model import Record
+from observe.units import parse_size
 
 
 def rec(n: int) -> Record:

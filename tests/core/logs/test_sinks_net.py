@@ -18,9 +18,10 @@ from observe.errors import ConfigError
 from observe.logs.sinks import SinkError, open_sink
 from observe.logs.sinks.fluentd import FluentdSink, compile_tag, event_time
 from observe.logs.sinks.net import StreamSink
-from observe.logs.sinks.syslog import SyslogSink, frame, header_field, timestamp
+from observe.logs.sinks.syslog import SyslogSink, frame, header_field
 from observe.model import Record
 from observe.ownlog import fluent_handler
+from observe.timefmt import format_time_ns
 from tests.support.sinkreceivers import FluentServer, LineServer
 from tests.support.waiting import wait_for
 
@@ -286,7 +287,7 @@ def test_header_fields_are_printable_ascii(value: str, limit: int) -> None:
 
 @given(st.integers(min_value=0, max_value=4_000_000_000 * 10**9))
 def test_timestamps_have_microseconds(ns: int) -> None:
-    stamp = timestamp(ns)
+    stamp = format_time_ns(ns)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamp)
     assert int(stamp[20:26]) == (ns % 10**9) // 1000
 
