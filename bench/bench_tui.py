@@ -36,8 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from observe.config import load_config
 from observe.core import build_core
 from tui.app import ObserveApp, make_app
-from tui.detail import DetailScreen, LogsPane
 from tui.logview import LogView
+from tui.panes import LogsPane
+from tui.screens.detail import DetailScreen
 
 IMAGE = "observe-test/busybox:1"
 LABEL = "observe.bench"

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual.widgets import Static
 
-if TYPE_CHECKING:
-    from tui.app import ObserveApp
+from tui.coreview import InventoryView
 
 
 class EngineBanner(Static):
     """A red line saying the engine is unreachable and being reconnected; hidden while all is well.
 
-    It reads the app's ``engine_state`` once a second, so it needs no message of its own.
+    It reads the inventory's link state once a second, so it needs no message of its own.
+
+    Args:
+        inventory: the core's inventory (its ``connected`` and ``last_error``).
     """
 
     DEFAULT_CSS = """
@@ -21,13 +21,16 @@ class EngineBanner(Static):
     EngineBanner.down { display: block; }
     """
 
+    def __init__(self, inventory: InventoryView) -> None:
+        super().__init__()
+        self.inventory = inventory
+
     def on_mount(self) -> None:
         self.check()
         self.set_interval(1.0, self.check)
 
     def check(self) -> None:
-        app: ObserveApp = self.app  # type: ignore[assignment]
-        connected, error = app.engine_state()
+        connected, error = bool(self.inventory.connected), str(self.inventory.last_error)
         self.set_class(not connected, "down")
         if not connected:
             self.update(f"⚠ Docker engine unreachable: {error or 'connection lost'} — reconnecting… "

@@ -13,10 +13,12 @@ from tests.conftest import Containers
 from tests.support.waiting import wait_for
 from tests.tui.conftest import core_for
 from tests.tui.helpers import until
-from tui.app import ContainersScreen, make_app
-from tui.detail import DetailScreen, InspectPane, LogsPane
+from tui.app import make_app
 from tui.logview import LogView
 from tui.modals import ConfirmScreen, TextScreen
+from tui.panes import InspectPane, LogsPane
+from tui.screens.containers import ContainersScreen
+from tui.screens.detail import DetailScreen
 
 pytestmark = pytest.mark.engine
 SIZE = (160, 45)

@@ -13,9 +13,10 @@ from observe.model import Record
 from tests.tui.fakecore import RECORDS, FakeCore, fixed_clock, record
 from tests.tui.helpers import until
 from tui.app import make_app
-from tui.detail import DetailScreen, LogsPane
 from tui.logview import LogView
 from tui.modals import ConfirmScreen
+from tui.panes import LogsPane
+from tui.screens.detail import DetailScreen
 
 API_1 = "01" * 32
 

@@ -14,8 +14,8 @@ from textual.pilot import Pilot
 from tests.tui.fakecore import RECORDS, FakeCore, fixed_clock
 from tests.tui.helpers import until
 from tui.app import ObserveApp, make_app
-from tui.detail import DetailScreen
 from tui.logview import LogView
+from tui.screens.detail import DetailScreen
 
 SIZE = (150, 34)
 Compare = Callable[..., bool]

@@ -1,0 +1,243 @@
+"""The Logs tab: the container's records, live, with level and regex filters, search, pause, save.
+
+The core's follower calls back from its own thread into a bounded ``LogFeed``; the pane
+drains it at most ``DRAIN_INTERVAL`` apart, so the screen updates ten times a second at most.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Input, Static
+
+from observe.errors import ObserveError
+from observe.model import Record
+from tui.bridge import LogFeed, LogsPending
+from tui.coreview import CoreView
+from tui.logmodel import LogEntry, LogQuery, entry_from_doc, find_match, next_level, pretty_record, render_lines
+from tui.logview import LogView
+from tui.modals import PromptScreen, TextScreen
+
+LOG_HISTORY = 10_000
+"""Entries a logs pane keeps (all levels); the view shows the filtered ones among them."""
+DRAIN_INTERVAL = 0.1
+"""At most this often (seconds) the logs pane takes new records: 10 screen updates a second."""
+
+
+class LogsPane(Vertical):
+    """The container's records, live, with level and regex filters, search, pause, save."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("l", "level", "Level"),
+        Binding("f", "regex", "Regex"),
+        Binding("slash", "search", "Search"),
+        Binding("n", "find(True)", "Next", show=False),
+        Binding("N", "find(False)", "Previous", show=False),
+        Binding("space", "pause", "Pause"),
+        Binding("t", "timestamps", "Times", show=False),
+        Binding("w", "wrap", "Wrap", show=False),
+        Binding("s", "save", "Save", show=False),
+    ]
+    DEFAULT_CSS = """
+    LogsPane #log-status { height: 1; background: $boost; padding: 0 1; }
+    LogsPane Input { display: none; }
+    LogsPane Input.shown { display: block; }
+    LogsPane LogView { height: 1fr; }
+    """
+
+    def __init__(self, core: CoreView, container_id: str, name: str) -> None:
+        super().__init__(id="logs-pane")
+        self.core = core
+        self.container_id = container_id
+        self.container_name = name
+        self.buffer: deque[LogEntry] = deque(maxlen=LOG_HISTORY)
+        self.query_ = LogQuery()
+        self.paused = False
+        self._seq = 0
+        self._stop: Callable[[], None] | None = None
+        self._last_drain = 0.0
+        self._drain_timer = False
+        self.feed = LogFeed(self, maxlen=LOG_HISTORY)
+        self.error = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="log-status")
+        yield Input(placeholder="search (enter: find, n/N: next/previous, escape: close)", id="log-search")
+        yield Input(placeholder="regex filter on the line (empty: none)", id="log-regex")
+        yield LogView(max_entries=LOG_HISTORY, id="log-view")
+
+    def on_mount(self) -> None:
+        self._status()
+        self.run_worker(self._follow, thread=True, name="follow-logs", group="logs")
+
+    def _follow(self) -> None:
+        try:
+            self._stop = self.core.follow_logs(self.container_id, self._on_records, tail=500)
+        except ObserveError as err:
+            self.error = str(err)
+            self.app.call_from_thread(self._status)
+            self.app.call_from_thread(self.app.notify, str(err), severity="error")
+
+    def _on_records(self, records: list[Record]) -> None:
+        self.feed.on_records(records)
+
+    def on_unmount(self) -> None:
+        self.feed.close()
+        if self._stop is not None:
+            self._stop()
+
+    @property
+    def view(self) -> LogView:
+        return self.query_one(LogView)
+
+    # -- new records -------------------------------------------------------------------
+    def on_logs_pending(self, message: LogsPending) -> None:
+        message.stop()
+        wait = DRAIN_INTERVAL - (time.monotonic() - self._last_drain)
+        if wait > 0:
+            if not self._drain_timer:
+                self._drain_timer = True
+                self.set_timer(wait, self.drain)
+            return
+        self.drain()
+
+    def drain(self) -> None:
+        """Take the pending records into the buffer and, unless paused, into the view."""
+        self._drain_timer = False
+        self._last_drain = time.monotonic()
+        records = self.feed.drain()
+        if not records:
+            return
+        fresh: list[LogEntry] = []
+        for r in records:
+            self._seq += 1
+            fresh.append(entry_from_doc(self._seq, r.doc, r.time_ns, r.level, r.stream))
+        self.buffer.extend(fresh)
+        if not self.paused:
+            keeps = self.query_.keeps
+            self.view.append(e for e in fresh if keeps(e))
+        self._status()
+
+    def _refilter(self) -> None:
+        keeps = self.query_.keeps
+        self.view.set_entries(e for e in self.buffer if keeps(e))
+        self._status()
+
+    def _status(self) -> None:
+        q = self.query_
+        parts = [
+            f"level ≥ {q.min_level}" if q.min_level else "all levels",
+            f"regex /{q.pattern}/" if q.pattern else "",
+            f"search “{self.view.search}”" if self.view.search else "",
+            "[b]PAUSED[/b]" if self.paused else "following",
+            f"{len(self.view.entries)}/{len(self.buffer)} lines",
+            f"{self.feed.dropped} dropped" if self.feed.dropped else "",
+            q.error,
+            self.error,
+        ]
+        self.query_one("#log-status", Static).update(" · ".join(p for p in parts if p))
+
+    # -- actions -----------------------------------------------------------------------
+    def action_level(self) -> None:
+        self.set_level(next_level(self.query_.min_level))
+
+    def set_level(self, level: str) -> None:
+        """Show only entries at ``level`` and above ("" for all)."""
+        self.query_ = LogQuery.make(level, self.query_.pattern)
+        self._refilter()
+
+    def set_regex(self, pattern: str) -> None:
+        self.query_ = LogQuery.make(self.query_.min_level, pattern)
+        self._refilter()
+
+    def action_regex(self) -> None:
+        box = self.query_one("#log-regex", Input)
+        box.add_class("shown")
+        box.focus()
+
+    def action_search(self) -> None:
+        box = self.query_one("#log-search", Input)
+        box.add_class("shown")
+        box.focus()
+
+    def close_inputs(self) -> bool:
+        """Hide an open search/regex box; True if one was open."""
+        closed = False
+        for box in self.query(Input):
+            if box.has_class("shown"):
+                box.remove_class("shown")
+                closed = True
+        if closed:
+            self.view.focus()
+        return closed
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "log-search":
+            self.view.set_options(search=event.value)
+            self._status()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "log-regex":
+            self.set_regex(event.value)
+        else:
+            self.view.set_options(search=event.value)
+            self.action_find(True)
+        event.input.remove_class("shown")
+        self.view.focus()
+
+    def action_find(self, forward: bool) -> None:
+        view = self.view
+        entries = list(view.entries)
+        start = view.cursor_index()
+        if start is None:
+            start = len(entries) if not forward else -1
+        found = find_match(entries, view.search, start, forward, view.timestamps)
+        if found is None:
+            self.notify("no match" if view.search else "nothing to search for: press /", severity="warning")
+            return
+        view.move_to(found)
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused:
+            self._refilter()
+        self._status()
+
+    def action_timestamps(self) -> None:
+        self.view.set_options(timestamps=not self.view.timestamps)
+
+    def action_wrap(self) -> None:
+        self.view.set_options(wrap=not self.view.wrap)
+
+    def action_save(self) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        default = str(Path.cwd() / f"{self.container_name}-{stamp}.log")
+
+        def save(path: str | None) -> None:
+            if path:
+                self.save_to(Path(path))
+
+        self.app.push_screen(PromptScreen("Save the shown lines to:", default), save)
+
+    def save_to(self, path: Path) -> None:
+        """Write the lines shown (filters applied) to ``path``."""
+        try:
+            path.write_text(render_lines(self.view.entries, self.view.timestamps), encoding="utf-8")
+        except OSError as err:
+            self.notify(f"cannot save to {path}: {err.strerror or err}", severity="error")
+            return
+        self.notify(f"saved {len(self.view.entries)} lines to {path}")
+
+    def on_log_view_selected(self, message: LogView.Selected) -> None:
+        self.app.push_screen(TextScreen(f"record at {message.entry.stamp()}", pretty_record(message.entry.doc)))
+
+

@@ -1,0 +1,105 @@
+"""The container detail screen: one tab per pane of ``tui.panes``; escape goes back to the list.
+
+Panes fetch in thread workers (the core's calls block on the engine) and draw on the UI
+thread; exec and run are requests posted up to the app.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from tui.coreview import CoreView
+from tui.messages import ExecPrompt, ExecShell, RunPrompt
+from tui.panes import PANES, InspectPane, LogsPane
+from tui.widgets import EngineBanner
+
+
+class DetailScreen(Screen[None]):
+    """One container in depth. Escape goes back to the list."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("1", "tab('logs')", "Logs", show=False),
+        Binding("2", "tab('stats')", "Stats", show=False),
+        Binding("3", "tab('inspect')", "Inspect", show=False),
+        Binding("4", "tab('processes')", "Processes", show=False),
+        Binding("5", "tab('events')", "Events", show=False),
+        Binding("e", "exec", "Shell"),
+        Binding("E", "exec_command", "Exec…", show=False),
+        Binding("x", "run", "Run…"),
+        Binding("question_mark", "app.help", "Help"),
+    ]
+    DEFAULT_CSS = """
+    DetailScreen #detail-title { height: 1; background: $primary; color: $text; padding: 0 1; text-style: bold; }
+    DetailScreen TabbedContent { height: 1fr; }
+    DetailScreen ContentSwitcher { height: 1fr; }
+    DetailScreen TabPane { height: 1fr; padding: 0; }
+    """
+
+    def __init__(self, core: CoreView, container_id: str, tab: str = "logs") -> None:
+        super().__init__()
+        self.core = core
+        self.container_id = container_id
+        self.initial_tab = tab
+        known = core.inventory.get(container_id)
+        self.container_name = known.name if known else container_id[:12]
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._title(), id="detail-title")
+        yield EngineBanner(self.core.inventory)
+        with TabbedContent(initial=self.initial_tab, id="tabs"):
+            for tab, title, pane in PANES:
+                with TabPane(title, id=tab):
+                    yield pane(self.core, self.container_id, self.container_name)
+        yield Footer()
+
+    def _title(self) -> str:
+        known = self.core.inventory.get(self.container_id)
+        if known is None:
+            return f"{self.container_name} · gone"
+        state = f"{known.state} ({known.health})" if known.health else known.state
+        return f"{known.name} · {known.short_id} · {known.image} · {state}"
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._refresh_title)
+        self.call_after_refresh(self._focus_tab, self.initial_tab)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._focus_tab(str(event.pane.id))
+
+    def _focus_tab(self, tab: str) -> None:
+        """Give the keys to the tab's main widget, so its bindings work at once."""
+        target = {"logs": "#log-view", "inspect": "#inspect-tree", "processes": "#top-table",
+                  "events": "#events-table", "stats": "#stats-pane"}.get(tab)
+        found = self.query(target) if target else None
+        if found:
+            found.first().focus()
+
+    def _refresh_title(self) -> None:
+        self.query_one("#detail-title", Static).update(self._title())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in ("exec", "exec_command", "run") and self.core.config.read_only)
+
+    def action_back(self) -> None:
+        for pane in (self.query_one(LogsPane), self.query_one(InspectPane)):
+            if pane.close_inputs():
+                return
+        self.dismiss(None)
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_exec(self) -> None:
+        self.post_message(ExecShell(self.container_id))
+
+    def action_exec_command(self) -> None:
+        self.post_message(ExecPrompt(self.container_id))
+
+    def action_run(self) -> None:
+        self.post_message(RunPrompt(self.container_id))
