@@ -19,7 +19,7 @@ from docker.types import CancellableStream
 
 from observe.config import Config
 from observe.engine.address import engine_address, unavailable
-from observe.engine.streams import ExecSocket, LogStream, Stream, frame_header
+from observe.engine.streams import ExecSocket, LogStream, Stream, dedicate, frame_header
 from observe.errors import ContainerNotFound, ObserveError
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class Engine:
         stream: CancellableStream = self.call(
             lambda: self.api.events(since=since, filters=filters, decode=True)
         )
-        return Stream(stream._stream, stream._response)
+        return Stream(stream._stream, dedicate(stream._response))
 
     def log_stream(
         self,
@@ -157,7 +157,8 @@ class Engine:
             secs, ns = divmod(since_ns, 1_000_000_000)
             params["since"] = f"{secs}.{ns:09d}"
         url = self.api._url("/containers/{0}/logs", container_id)
-        response = self.call(lambda: self.api._get(url, params=params, stream=True, timeout=None), container_id)
+        response = dedicate(self.call(lambda: self.api._get(url, params=params, stream=True, timeout=None),
+                                      container_id))
         self.call(lambda: self.api._raise_for_status(response), container_id)
         return LogStream(self, response, read_timeout, tty)
 
@@ -174,7 +175,7 @@ class Engine:
 
         def open_stream() -> Stream:
             url = self.api._url("/containers/{0}/stats", container)
-            response = self.api._get(url, params={"stream": True}, stream=True)
+            response = dedicate(self.api._get(url, params={"stream": True}, stream=True))
             self.api._raise_for_status(response)
             return Stream(self.api._stream_helper(response, decode=True), response)
 
@@ -264,7 +265,7 @@ class Engine:
         docker-py's ``exec_start(socket=True)`` drops the response on unix sockets; the socket then
         stays referenced by the response's reader and is only closed by the garbage collector.
         """
-        response = self.call(
+        response = dedicate(self.call(
             lambda: self.api._post_json(
                 self.api._url("/exec/{0}/start", exec_id),
                 headers={"Connection": "Upgrade", "Upgrade": "tcp"},
@@ -272,7 +273,7 @@ class Engine:
                 stream=True,
             ),
             container,
-        )
+        ))
         sock = self.call(lambda: self.api._get_raw_response_socket(response), container)
         return ExecSocket(self, exec_id, sock, response)
 

@@ -2,6 +2,11 @@
 
 docker-py's streaming responses keep their socket referenced, so each of these releases its
 connection at once on ``close()`` instead of leaving the descriptor to the garbage collector.
+
+A streaming response's connection is dedicated to it (``dedicate``) and never goes back to
+the client's connection pool: a reader that hits the end of a stream would otherwise return
+the connection to the pool while ``release`` closes its socket, and the next request would
+take a connection whose descriptor is -1.
 """
 
 from __future__ import annotations
@@ -30,6 +35,22 @@ def _response_socket(response: Any) -> socket.socket | None:
     return sock if isinstance(sock, socket.socket) else None
 
 
+def dedicate(response: Any) -> Any:
+    """Keep a streaming response's connection out of the connection pool for good; returns ``response``.
+
+    urllib3 puts a response's connection back into its pool when a read reaches the end of
+    the body (in the reader's thread) or when the response is closed. For a stream that is
+    closed from another thread, that races with ``release`` closing the socket: the pool then
+    holds a connection whose socket has no descriptor, and the next request fails with
+    ``ValueError: file descriptor cannot be a negative integer``. Without its pool, the
+    response closes its connection instead of returning it; the pool opens a fresh one.
+    """
+    raw = getattr(response, "raw", None)
+    if raw is not None and hasattr(raw, "_pool"):
+        raw._pool = None
+    return response
+
+
 def release(response: Any) -> None:
     """Close a streaming response for good, from any thread, now rather than at garbage collection.
 
@@ -52,9 +73,26 @@ def release(response: Any) -> None:
 
 
 class Stream(CancellableStream):  # type: ignore[misc]  # docker-py is untyped
-    """A decoded engine stream whose ``close()`` (from any thread) also releases its connection."""
+    """A decoded engine stream whose ``close()`` (from any thread) also releases its connection.
+
+    Once closed, the stream simply ends for its reader: whatever the half-read response raises
+    under a reader in another thread (a chunk size of b"", a reader gone to None) is the close.
+    """
+
+    closed = False
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except StopIteration:
+            raise
+        except Exception:
+            if self.closed:
+                raise StopIteration from None
+            raise
 
     def close(self) -> None:
+        self.closed = True
         release(self._response)
 
 
