@@ -47,10 +47,10 @@ from exporters.autoscale.policy import (
     read_policies,
     resolve_policies,
 )
-from exporters.autoscale.signals import CounterWindow, ReplicaReading, cpu_limit_cores, replicas_for
+from exporters.autoscale.signals import CounterWindow, ReplicaReading, replicas_for
 from observe.errors import ObserveError
 from observe.model import LEVEL_RANK, ContainerInfo
-from observe.stats import ContainerStats, Sample, StatsSnapshot
+from observe.stats import ContainerStats, Sample, StatsSnapshot, effective_limits
 from observe.telemetry import LogCountersSnapshot
 from observe.timefmt import format_seconds
 
@@ -177,16 +177,11 @@ def reading_for(c: ContainerInfo, stats: ContainerStats | None, errors: Sequence
         readiness_delay: seconds after its start before a replica is ready.
     """
     cpu = memory = None
-    limit_cores = cpu_limit_cores(c.nano_cpus, c.cpu_quota, c.cpu_period)
-    memory_limit = c.memory_limit
+    limits = effective_limits(c, None if stats is None else stats.latest)
     if stats is not None:
         latest = stats.latest
         cpu = counter_window(stats.history, latest, window, lambda s: s.cpu_usage_seconds)
         memory = latest.memory_working_set_bytes
-        if latest.spec_cpu_quota_us is not None and latest.spec_cpu_quota_us > 0:
-            limit_cores = latest.spec_cpu_quota_us / (latest.spec_cpu_period_us or 100_000)
-        if latest.spec_memory_limit_bytes is not None:
-            memory_limit = latest.spec_memory_limit_bytes
     error_window = None
     if errors and len(errors) >= 2:
         end_time, end = errors[-1]
@@ -198,9 +193,9 @@ def reading_for(c: ContainerInfo, stats: ContainerStats | None, errors: Sequence
     ready = (c.state == "running" and c.health in ("", "healthy") and uptime is not None
              and uptime >= readiness_delay)
     values = {name: metric_value(name, stats, window) for name in extra}
-    return ReplicaReading(name=c.name, cpu_seconds=cpu, working_set_bytes=memory, memory_limit_bytes=memory_limit,
-                          cpu_limit_cores=limit_cores, error_lines=error_window, extra=values, ready=ready,
-                          started=started)
+    return ReplicaReading(name=c.name, cpu_seconds=cpu, working_set_bytes=memory,
+                          memory_limit_bytes=limits.memory_bytes, cpu_limit_cores=limits.cpu_cores,
+                          error_lines=error_window, extra=values, ready=ready, started=started)
 
 
 def groups_of(containers: Iterable[ContainerInfo]) -> dict[str, list[ContainerInfo]]:
