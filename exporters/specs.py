@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from exporters.autoscale.hpa import Decision, Limit
+from exporters.autoscale.decision import Decision, Limit
 from observe.model import ContainerInfo
 from observe.stats import ContainerStats, Sample, SamplerHealth
 from observe.telemetry import SinkStatus

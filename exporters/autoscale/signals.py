@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from exporters.autoscale.hpa import Replica
+from exporters.autoscale.decision import Replica
 from exporters.autoscale.policy import CPU, CPU_CORES, ERROR_RATE, MEMORY, MetricTarget, Policy
 from observe.stats.sample import unlimited_as_zero
 

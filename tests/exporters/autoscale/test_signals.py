@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exporters.autoscale.hpa import Limit, decide
-from exporters.autoscale.policy import CPU, CPU_CORES, ERROR_RATE, MEMORY, policy_from_labels, policy_from_table
+from exporters.autoscale.decision import Limit
+from exporters.autoscale.hpa import decide
+from exporters.autoscale.policy import CPU, CPU_CORES, ERROR_RATE, MEMORY
+from exporters.autoscale.policy_sources import policy_from_labels, policy_from_table
 from exporters.autoscale.signals import (
     CounterWindow,
     ReplicaReading,
