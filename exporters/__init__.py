@@ -7,19 +7,60 @@ cheap; ``start_exporter`` loads the HTTP server and prometheus_client when calle
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from exporters.autoscale.engine import AutoscaleEngine
+    from exporters.coreview import CoreView
     from exporters.server import ExporterServer, Route
 
-__all__ = ["start_exporter"]
+__all__ = ["Exporting", "start_exporter", "start_exporting"]
 
 
-def start_exporter(core: Any, routes: Mapping[str, Route] | None = None, listen: str | None = None) -> ExporterServer:
+@dataclass(frozen=True, slots=True)
+class Exporting:
+    """The running exporter and its autoscaling loop; ``stop`` ends both (the core keeps running)."""
+
+    server: ExporterServer
+    autoscaling: AutoscaleEngine
+
+    def stop(self) -> None:
+        """Stop the loop first (it may still deliver hook notices), then the HTTP server."""
+        try:
+            self.autoscaling.stop()
+        finally:
+            self.server.stop()
+
+
+def start_exporting(core: CoreView, listen: str | None = None) -> Exporting:
+    """``/metrics`` with autoscaling: what ``observe run`` and ``observe exporter`` both start.
+
+    Args:
+        core: the core, read through ``exporters.coreview.CoreView``.
+        listen: overrides ``core.config.listen``.
+
+    Raises:
+        ConfigError: bad listen address, TLS files or credentials.
+        EngineUnavailable: the engine cannot be listed.
+    """
+    from exporters.autoscale import start_autoscaling
+
+    server = start_exporter(core, listen=listen)
+    try:
+        autoscaling = start_autoscaling(core, server)
+    except BaseException:
+        server.stop()
+        raise
+    return Exporting(server, autoscaling)
+
+
+def start_exporter(core: CoreView, routes: Mapping[str, Route] | None = None,
+                   listen: str | None = None) -> ExporterServer:
     """Start the core's stats sampler (and inventory) and serve ``/metrics`` for it; returns the running server.
 
     Args:
-        core: an ``observe.core.Core`` (read only through its public attributes).
+        core: the core (``observe.core.Core``), read through ``exporters.coreview.CoreView``.
         routes: extra paths and their handlers (``/autoscale``).
         listen: overrides ``core.config.listen`` (tests pass ``127.0.0.1:0``).
 

@@ -10,13 +10,14 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, UnknownMetricFamily
 from prometheus_client.registry import CollectorRegistry
 
 from exporters import specs
-from exporters.autoscale.hpa import Decision
+from exporters.autoscale.decision import Decision
+from exporters.coreview import ScrapeSource
 from exporters.specs import COUNTER, GAUGE, LogFlagSeries, LogSeries, MetricSpec
 from observe.model import ContainerInfo
 from observe.stats import StatsSnapshot
@@ -84,28 +85,8 @@ def build_families(table: Sequence[MetricSpec[T]], items: Sequence[tuple[tuple[s
         yield family
 
 
-class _Snapshots(Protocol):
-    def snapshot(self) -> StatsSnapshot: ...
-
-
-class _Counters(Protocol):
-    def snapshot(self) -> LogCountersSnapshot: ...
-
-
-class CoreSource(Protocol):
-    """What a scrape reads of ``observe.core.Core`` (a Protocol: importing the core would load docker)."""
-
-    @property
-    def sampler(self) -> _Snapshots: ...
-
-    @property
-    def log_counters(self) -> _Counters: ...
-
-    def sink_statuses(self) -> list[SinkStatus]: ...
-
-
-def core_source(core: CoreSource) -> Callable[[], ScrapeInput]:
-    """Read a ``Core``: the sampler's snapshot, the log counters and the sink statuses."""
+def core_source(core: ScrapeSource) -> Callable[[], ScrapeInput]:
+    """Read a core: the sampler's snapshot, the log counters and the sink statuses."""
 
     def read() -> ScrapeInput:
         return ScrapeInput(core.sampler.snapshot(), core.log_counters.snapshot(), core.sink_statuses())

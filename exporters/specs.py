@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from exporters.autoscale.hpa import Decision, Limit
+from exporters.autoscale.decision import Decision, Limit
 from observe.model import ContainerInfo
 from observe.stats import ContainerStats, Sample, SamplerHealth
 from observe.telemetry import SinkStatus
@@ -27,7 +27,6 @@ from observe.telemetry import SinkStatus
 T = TypeVar("T")
 Series = tuple[tuple[str, ...], float]
 COUNTER, GAUGE, UNTYPED = "counter", "gauge", "unknown"
-DEFAULT_CFS_PERIOD_US = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,45 +70,14 @@ def _sample(fn: Callable[[Sample], float | int | None]) -> Callable[[ContainerSt
     return lambda s: _one(fn(s.latest))
 
 
-def effective_cpu_quota_us(stats: ContainerStats) -> int:
-    """The CFS quota in microseconds per period: the cgroup's own value, else from the inspect document
-    (``--cpus`` sets ``NanoCpus``, which the engine turns into a quota over a 100 ms period)."""
-    if stats.latest.spec_cpu_quota_us is not None:
-        return stats.latest.spec_cpu_quota_us
-    c = stats.container
-    if c.cpu_quota > 0:
-        return c.cpu_quota
-    if c.nano_cpus > 0:
-        return c.nano_cpus * (c.cpu_period or DEFAULT_CFS_PERIOD_US) // 1_000_000_000
-    return 0
-
-
 def _cfs(fn: Callable[[Sample], float | int | None]) -> Callable[[ContainerStats], Iterable[Series]]:
     """CFS series exist only for containers with a CPU quota, as in cAdvisor."""
-    return lambda s: _one(fn(s.latest)) if effective_cpu_quota_us(s) > 0 else []
-
-
-def _memory_limit(s: ContainerStats) -> Iterable[Series]:
-    if s.latest.spec_memory_limit_bytes is not None:
-        return _one(s.latest.spec_memory_limit_bytes)
-    return _one(s.container.memory_limit)
+    return lambda s: _one(fn(s.latest)) if s.limits.cpu_quota_us > 0 else []
 
 
 def _cpu_quota(s: ContainerStats) -> Iterable[Series]:
-    quota = effective_cpu_quota_us(s)
+    quota = s.limits.cpu_quota_us
     return _one(quota) if quota > 0 else []
-
-
-def _cpu_period(s: ContainerStats) -> Iterable[Series]:
-    if s.latest.spec_cpu_period_us is not None:
-        return _one(s.latest.spec_cpu_period_us)
-    return _one(s.container.cpu_period or DEFAULT_CFS_PERIOD_US)
-
-
-def _cpu_shares(s: ContainerStats) -> Iterable[Series]:
-    if s.latest.spec_cpu_shares is not None:
-        return _one(s.latest.spec_cpu_shares)
-    return _one(s.container.cpu_shares or 1024)
 
 
 def _net(attr: str) -> Callable[[ContainerStats], Iterable[Series]]:
@@ -178,12 +146,13 @@ RUNNING: tuple[MetricSpec[ContainerStats], ...] = (
     MetricSpec("container_oom_events_total", "Count of out of memory events observed for the container", COUNTER,
                "", (), _sample(lambda x: x.oom_events)),
     MetricSpec("container_spec_memory_limit_bytes", "Memory limit for the container (0: no limit).", GAUGE, "bytes",
-               (), _memory_limit),
+               (), lambda s: _one(s.limits.memory_bytes)),
     MetricSpec("container_spec_cpu_quota", "CPU quota of the container (microseconds per period).", GAUGE, "", (),
                _cpu_quota),
     MetricSpec("container_spec_cpu_period", "CPU period of the container (microseconds).", GAUGE, "", (),
-               _cpu_period),
-    MetricSpec("container_spec_cpu_shares", "CPU share of the container.", GAUGE, "", (), _cpu_shares),
+               lambda s: _one(s.limits.cpu_period_us)),
+    MetricSpec("container_spec_cpu_shares", "CPU share of the container.", GAUGE, "", (),
+               lambda s: _one(s.limits.cpu_shares)),
     MetricSpec("container_network_receive_bytes_total", "Cumulative count of bytes received", COUNTER, "bytes",
                ("interface",), _net("rx_bytes")),
     MetricSpec("container_network_receive_packets_total", "Cumulative count of packets received", COUNTER, "",

@@ -188,6 +188,20 @@ class Core:
         known = self.inventory.get(ref)
         return self.engine.inspect(known.id if known else ref)
 
+    def engine_facts(self) -> dict[str, str]:
+        """What the engine says of itself and its host, as strings (empty when it cannot be asked).
+
+        Keys: ``docker_version``, ``kernel_version``, ``os_version``, ``os_type``, ``engine_id``,
+        ``storage_driver``, ``docker_root_dir``. The engine's ``/info`` is cached, so this is cheap.
+        """
+        try:
+            info = self.engine.info()
+        except ObserveError:
+            return {}
+        keys = {"docker_version": "ServerVersion", "kernel_version": "KernelVersion", "os_version": "OperatingSystem",
+                "os_type": "OSType", "engine_id": "ID", "storage_driver": "Driver", "docker_root_dir": "DockerRootDir"}
+        return {ours: str(info.get(theirs) or "") for ours, theirs in keys.items()}
+
     def container(self, ref: str) -> ContainerInfo | None:
         return self.inventory.get(ref)
 

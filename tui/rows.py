@@ -15,7 +15,8 @@ from typing import Any
 
 from observe.model import RUNNING_STATES, ContainerInfo
 from observe.selectors import LabelSelector
-from observe.stats.sample import IGNORED_INTERFACE_PREFIXES, Sample, rate, unlimited_as_zero
+from observe.stats.limits import inspect_limits
+from observe.stats.sample import IGNORED_INTERFACE_PREFIXES, Sample, rate
 from observe.stats.snapshot import ContainerStats, StatsSnapshot
 from observe.units import format_bytes, format_duration
 
@@ -111,16 +112,15 @@ def make_row(container: ContainerInfo, stats: ContainerStats | None, now: dateti
         "restarts": container.restart_count,
         "uptime": container.uptime(now),
         "labels": container.labels,
-        "mem_limit": container.memory_limit or None,
+        "mem_limit": inspect_limits(container).memory_bytes or None,
     }
     if stats is None or not container.running:
         return Row(**base)
     history = stats.history
     latest = stats.latest
     cpu = _last_rate(history, lambda s: s.cpu_usage_seconds)
-    limit = unlimited_as_zero(latest.spec_memory_limit_bytes)
     return Row(
-        **{**base, "mem_limit": limit or container.memory_limit or None},
+        **{**base, "mem_limit": stats.limits.memory_bytes or None},
         cpu=None if cpu is None else 100.0 * cpu,
         cpu_history=tuple(cpu_percent_series(history[-(HISTORY_POINTS + 1):])),
         mem_used=memory_used(latest),

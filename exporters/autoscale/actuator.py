@@ -21,10 +21,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from exporters.autoscale.hpa import Autoscaler, Decision
+from exporters.autoscale.decision import Decision
+from exporters.autoscale.hpa import Autoscaler
 from exporters.autoscale.policy import Policy
+from exporters.coreview import ScalingCore
 from observe.errors import ObserveError
 from observe.model import ContainerInfo
 
@@ -33,14 +35,6 @@ log = logging.getLogger(__name__)
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 SETTLE_TIMEOUT = 60.0
-
-
-class ScalingCore(Protocol):
-    """The core's verbs the actuator needs (``observe.core.Core`` has them)."""
-
-    def create_replica_like(self, container_id: str, number: int) -> str: ...
-
-    def remove_replica(self, container_id: str, timeout: float | None = None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,36 +29,28 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from exporters import specs
 from exporters.autoscale.actuator import Actuator, ScalePlan
+from exporters.autoscale.decision import Decision
 from exporters.autoscale.hooks import Hooks
-from exporters.autoscale.hpa import Autoscaler, Decision
-from exporters.autoscale.policy import (
-    BUILTIN_METRICS,
-    ERROR_RATE,
-    Policy,
-    PolicyError,
-    ReportOnce,
-    read_policies,
-    resolve_policies,
-)
-from exporters.autoscale.signals import CounterWindow, ReplicaReading, cpu_limit_cores, replicas_for
+from exporters.autoscale.hpa import Autoscaler
+from exporters.autoscale.policy import BUILTIN_METRICS, ERROR_RATE, Policy, PolicyError
+from exporters.autoscale.policy_sources import ReportOnce, read_policies, resolve_policies
+from exporters.autoscale.readings import error_lines, groups_of, is_replica, known_metric, reading_for
+from exporters.autoscale.report import autoscale_document, decision_document
+from exporters.autoscale.signals import replicas_for
+from exporters.coreview import ScalingCore, ScrapeSource
+from observe.config import Config
 from observe.errors import ObserveError
-from observe.model import LEVEL_RANK, ContainerInfo
-from observe.stats import ContainerStats, Sample, StatsSnapshot
+from observe.model import ContainerInfo
+from observe.stats import StatsSnapshot
 from observe.telemetry import LogCountersSnapshot
-from observe.timefmt import format_seconds
 
 log = logging.getLogger(__name__)
-
-REPLICA_STATES = ("running", "paused", "restarting")
-ERROR_RANK = LEVEL_RANK["error"]
-_SPECS = {s.name: s for s in specs.RUNNING}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +75,7 @@ class AutoscaleOptions:
     policy_file: str = ""
 
     @classmethod
-    def from_config(cls, config: Any, apply: bool | None = None) -> AutoscaleOptions:
+    def from_config(cls, config: Config, apply: bool | None = None) -> AutoscaleOptions:
         return cls(
             interval=float(config.autoscale_interval) or float(config.interval),
             window=float(config.autoscale_window),
@@ -95,150 +87,8 @@ class AutoscaleOptions:
         )
 
 
-# ---- readings: pure ---------------------------------------------------------------------
-
-
-def is_replica(c: ContainerInfo) -> bool:
-    """Counted in a group's current replicas: running, paused or restarting (not created, not exited)."""
-    return c.state in REPLICA_STATES
-
-
-def window_start(history: Sequence[Sample], latest: Sample, window: float,
-                 value: Callable[[Sample], float | None]) -> Sample | None:
-    """The oldest sample within ``window`` seconds before ``latest`` that has a value; None when only ``latest``."""
-    cutoff = latest.monotonic - window
-    for sample in history:
-        if sample.monotonic >= cutoff and sample.monotonic < latest.monotonic and value(sample) is not None:
-            return sample
-    return None
-
-
-def counter_window(history: Sequence[Sample], latest: Sample, window: float,
-                   value: Callable[[Sample], float | None]) -> CounterWindow | None:
-    """A cumulative value read at the window's start and at ``latest`` (monotonic times)."""
-    end = value(latest)
-    start = window_start(history, latest, window, value)
-    if end is None or start is None:
-        return None
-    first = value(start)
-    assert first is not None
-    return CounterWindow(start.monotonic, first, latest.monotonic, end)
-
-
-def _spec_total(name: str, stats: ContainerStats, sample: Sample) -> float | None:
-    spec = _SPECS[name]
-    series = list(spec.getter(ContainerStats(stats.container, sample, ())))
-    return sum(v for _, v in series) if series else None
-
-
-def metric_value(name: str, stats: ContainerStats | None, window: float) -> float | None:
-    """A named per-container metric for one replica: a gauge's latest value, a counter's rate over the window.
-
-    Series with extra labels (interfaces, devices) are summed. ``<name>_per_second`` is the rate of
-    the counter ``<name>_total``; a counter's own name is its rate too. None for an unknown name.
-    """
-    if stats is None:
-        return None
-    counter = name[: -len("_per_second")] + "_total" if name.endswith("_per_second") else name
-    spec = _SPECS.get(counter)
-    if spec is not None and spec.type == specs.COUNTER:
-        found = counter_window(stats.history, stats.latest, window,
-                               lambda s: _spec_total(counter, stats, s))
-        return found.rate() if found else None
-    if name in _SPECS:
-        return _spec_total(name, stats, stats.latest)
-    return None
-
-
-def known_metric(name: str) -> bool:
-    """Whether ``metric_value`` can give ``name`` (a builtin target, an exported gauge or counter)."""
-    if name in BUILTIN_METRICS or name in _SPECS:
-        return True
-    return name.endswith("_per_second") and _SPECS.get(name[: -len("_per_second")] + "_total") is not None
-
-
-def error_lines(counters: LogCountersSnapshot, container_id: str) -> int:
-    """Log lines of one container at level error or above, over every stream (a cumulative count)."""
-    return sum(n for (cid, level, _), n in counters.lines.items()
-               if cid == container_id and LEVEL_RANK.get(level, -1) >= ERROR_RANK)
-
-
-def reading_for(c: ContainerInfo, stats: ContainerStats | None, errors: Sequence[tuple[float, float]] | None,
-                extra: Iterable[str], now: datetime, window: float, readiness_delay: float) -> ReplicaReading:
-    """One replica's reading. Pure.
-
-    Args:
-        c: the replica.
-        stats: its sampler entry (None: not sampled yet).
-        errors: (monotonic time, cumulative error lines) points, oldest first; None without a log collector.
-        extra: named per-container metrics the policy targets.
-        now: wall-clock time, for readiness.
-        window: seconds a rate is taken over.
-        readiness_delay: seconds after its start before a replica is ready.
-    """
-    cpu = memory = None
-    limit_cores = cpu_limit_cores(c.nano_cpus, c.cpu_quota, c.cpu_period)
-    memory_limit = c.memory_limit
-    if stats is not None:
-        latest = stats.latest
-        cpu = counter_window(stats.history, latest, window, lambda s: s.cpu_usage_seconds)
-        memory = latest.memory_working_set_bytes
-        if latest.spec_cpu_quota_us is not None and latest.spec_cpu_quota_us > 0:
-            limit_cores = latest.spec_cpu_quota_us / (latest.spec_cpu_period_us or 100_000)
-        if latest.spec_memory_limit_bytes is not None:
-            memory_limit = latest.spec_memory_limit_bytes
-    error_window = None
-    if errors and len(errors) >= 2:
-        end_time, end = errors[-1]
-        start = next(((t, v) for t, v in errors if t >= end_time - window and t < end_time), None)
-        if start is not None:
-            error_window = CounterWindow(start[0], start[1], end_time, end)
-    uptime = c.uptime(now)
-    started = c.state in ("running", "paused")
-    ready = (c.state == "running" and c.health in ("", "healthy") and uptime is not None
-             and uptime >= readiness_delay)
-    values = {name: metric_value(name, stats, window) for name in extra}
-    return ReplicaReading(name=c.name, cpu_seconds=cpu, working_set_bytes=memory, memory_limit_bytes=memory_limit,
-                          cpu_limit_cores=limit_cores, error_lines=error_window, extra=values, ready=ready,
-                          started=started)
-
-
-def groups_of(containers: Iterable[ContainerInfo]) -> dict[str, list[ContainerInfo]]:
-    """Every selected container by service group name, in the snapshot's order."""
-    out: dict[str, list[ContainerInfo]] = {}
-    for c in containers:
-        out.setdefault(c.service.name, []).append(c)
-    return out
-
-
-# ---- JSON for /autoscale ---------------------------------------------------------------
-
-_GJSON_SPECIAL = set(".|#@*?!\\")
-
-
-def gjson_escape(key: str) -> str:
-    """``key`` as one component of a GJSON path (KEDA's ``valueLocation``): special characters escaped."""
-    return "".join("\\" + ch if ch in _GJSON_SPECIAL else ch for ch in key)
-
-
-def decision_document(decision: Decision) -> dict[str, Any]:
-    """One service's entry: ``Decision.to_dict()`` with a UTC time and the KEDA ``valueLocation`` to use."""
-    doc = decision.to_dict()
-    doc["time"] = format_seconds(decision.time)
-    doc["value_location"] = f"services.{gjson_escape(decision.service)}.desired_replicas"
-    return doc
-
-
-def autoscale_document(decisions: Sequence[Decision], errors: Sequence[str], now: float) -> dict[str, Any]:
-    """The ``/autoscale`` body: services by name (for KEDA's ``valueLocation``), the same as a list, and errors."""
-    ordered = sorted(decisions, key=lambda d: d.service)
-    entries = [decision_document(d) for d in ordered]
-    return {
-        "time": format_seconds(now),
-        "services": {e["service"]: e for e in entries},
-        "items": entries,
-        "errors": list(errors),
-    }
+class AutoscaleCore(ScrapeSource, ScalingCore, Protocol):
+    """What a round reads (the snapshots) and what the actuator calls (the scaling verbs)."""
 
 
 # ---- the loop --------------------------------------------------------------------------
@@ -248,8 +98,8 @@ class AutoscaleEngine:
     """Evaluates every policy each round and keeps the latest decision per service. Thread-safe to read.
 
     Args:
-        core: an ``observe.core.Core`` (read through ``sampler``, ``log_counters``, ``collector``;
-            scaled through ``create_replica_like``/``remove_replica``).
+        core: the core, read through ``sampler``, ``log_counters`` and ``collector`` and scaled
+            through ``create_replica_like``/``remove_replica`` (``exporters.coreview``).
         options: see ``AutoscaleOptions``.
         clock: wall clock (decision times, readiness).
         monotonic: the autoscaler's clock (windows, rates, scale events).
@@ -257,7 +107,7 @@ class AutoscaleEngine:
         on_plan: called with each scale plan logged or started (the CLI prints them).
     """
 
-    def __init__(self, core: Any, options: AutoscaleOptions, clock: Callable[[], float] = time.time,
+    def __init__(self, core: AutoscaleCore, options: AutoscaleOptions, clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic,
                  on_decision: Callable[[Decision], None] | None = None,
                  on_plan: Callable[[ScalePlan, bool], None] | None = None) -> None:
@@ -327,9 +177,7 @@ class AutoscaleEngine:
     def evaluate(self) -> list[Decision]:
         """One round over the core's current snapshots; returns this round's decisions."""
         snap: StatsSnapshot = self.core.sampler.snapshot()
-        collector = getattr(self.core, "collector", None)
-        counters_source = getattr(self.core, "log_counters", None)
-        counters = counters_source.snapshot() if collector is not None and counters_source is not None else None
+        counters = self.core.log_counters.snapshot() if self.core.collector is not None else None
         mono, wall = self.monotonic(), self.clock()
         now = datetime.fromtimestamp(wall, UTC)
         self._load_file()

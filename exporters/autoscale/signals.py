@@ -2,7 +2,8 @@
 
 The readings are what the stats sampler and the log collector already know about a container:
 cumulative CPU seconds and error-line counts read at two times, the working set, and the limits
-from its inspect document. The values are what the policy targets:
+in force (``observe.stats.limits``: the cgroup's values, else the inspect document's). The
+values are what the policy targets:
 
 - ``cpu``: CPU utilisation, cores used / the replica's CPU limit x 100 (None without a limit);
 - ``cpu_cores``: cores used (the target when replicas have no CPU limit);
@@ -19,11 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from exporters.autoscale.hpa import Replica
+from exporters.autoscale.decision import Replica
 from exporters.autoscale.policy import CPU, CPU_CORES, ERROR_RATE, MEMORY, MetricTarget, Policy
-
-DEFAULT_CPU_PERIOD_US = 100_000  # the kernel's CFS period when Docker's CpuPeriod is 0
-UNLIMITED_MEMORY = 1 << 62  # cgroup v1 reports "no limit" as a number near 2**63
+from observe.stats.sample import unlimited_as_zero
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +67,7 @@ class ReplicaReading:
 
     @property
     def has_memory_limit(self) -> bool:
-        return 0 < self.memory_limit_bytes < UNLIMITED_MEMORY
-
-
-def cpu_limit_cores(nano_cpus: int, cpu_quota: int, cpu_period: int) -> float:
-    """A container's CPU limit in cores from its HostConfig (``--cpus`` or ``--cpu-quota``); 0.0 for none."""
-    if nano_cpus > 0:
-        return nano_cpus / 1e9
-    if cpu_quota > 0:
-        return cpu_quota / (cpu_period if cpu_period > 0 else DEFAULT_CPU_PERIOD_US)
-    return 0.0
+        return bool(unlimited_as_zero(self.memory_limit_bytes))  # above 2**62 is cgroup v1's "no limit"
 
 
 def replica_values(reading: ReplicaReading) -> dict[str, float | None]:

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from observe.cli.common import command, dumps, stop_signal, wait_for_stop
+from observe.cli.common import command, dumps, render_table, stop_signal, wait_for_stop
 from observe.config import Config
 from observe.core import build_core
 from observe.errors import ConfigError
@@ -21,7 +21,7 @@ from observe.units import parse_duration
 
 if TYPE_CHECKING:
     from exporters.autoscale.actuator import ScalePlan
-    from exporters.autoscale.hpa import Decision
+    from exporters.autoscale.decision import Decision
 
 
 def _exporter_args(p: argparse.ArgumentParser) -> None:
@@ -31,22 +31,17 @@ def _exporter_args(p: argparse.ArgumentParser) -> None:
 @command("exporter", "serve Prometheus metrics of the selected containers on --listen until SIGTERM/Ctrl-C")(
     _exporter_args)
 def cmd_exporter(args: argparse.Namespace, config: Config) -> int:
-    from exporters import start_exporter
-    from exporters.autoscale import start_autoscaling
+    from exporters import start_exporting
 
     core = build_core(config)
-    server = None
-    autoscaling = None
+    exporting = None
     with stop_signal() as done:
         try:
-            server = start_exporter(core)
-            autoscaling = start_autoscaling(core, server)
+            exporting = start_exporting(core)
             wait_for_stop(done)
         finally:
-            if autoscaling is not None:
-                autoscaling.stop()
-            if server is not None:
-                server.stop()
+            if exporting is not None:
+                exporting.stop()
             core.stop()
     return 0
 
@@ -63,35 +58,10 @@ def _autoscale_args(p: argparse.ArgumentParser) -> None:
                    help="how long to measure before the first print (default: 3 sampling intervals, at least 3s)")
 
 
-def decision_row(d: Decision) -> list[str]:
-    """SERVICE, REPLICAS (current -> desired), MIN/MAX, METRICS (value/target), LIMITED, REASON."""
-    metrics = ", ".join(f"{m.name} {m.target.show(m.value) if m.value is not None else '?'}/"
-                        f"{m.target.show(m.target.target)}" for m in d.metrics) or "-"
-    replicas = f"{d.current}" if d.desired == d.current else f"{d.current} -> {d.desired}"
-    limited = "-" if str(d.limited) == "none" else str(d.limited)
-    return [d.service, replicas, f"{d.min_replicas}/{d.max_replicas}", metrics, limited, d.reason]
-
-
 def _print_decisions(decisions: list[Decision], errors: list[str], fmt: str, watch: bool) -> None:
-    from exporters.autoscale.engine import autoscale_document, decision_document
-    from observe.cli.common import render_table
+    from exporters.autoscale.report import render_decisions
 
-    if fmt == "json":
-        if watch:
-            for d in decisions:
-                print(dumps(decision_document(d)))
-        else:
-            print(dumps(autoscale_document(decisions, errors, time.time()), pretty=True))
-    else:
-        if watch:
-            print(f"-- {time.strftime('%H:%M:%S')}")
-        if decisions:
-            print(render_table(["SERVICE", "REPLICAS", "MIN/MAX", "METRICS", "LIMITED", "REASON"],
-                               [decision_row(d) for d in decisions]))
-        else:
-            print("no service group has an autoscale policy (config file tables or observe.autoscale.* labels)")
-        for error in errors:
-            print(f"ignored: {error}")
+    print(render_decisions(decisions, errors, fmt, watch, time.time(), render_table, dumps))
     sys.stdout.flush()
 
 
@@ -142,12 +112,8 @@ def cmd_autoscale(args: argparse.Namespace, config: Config) -> int:
 
 
 def _flush_plans(plans: list[tuple[ScalePlan, bool]], fmt: str) -> None:
+    from exporters.autoscale.report import render_plan
+
     while plans:
         plan, applying = plans.pop(0)
-        text = plan.describe()
-        if fmt == "json":
-            print(dumps({"action": "apply" if applying else ("refused" if plan.refused else "dry_run"),
-                         "service": plan.service, "current": plan.current, "desired": plan.desired,
-                         "plan": text}))
-        else:
-            print(("applying: " if applying else ("" if plan.refused else "dry run: ")) + text)
+        print(render_plan(plan, applying, fmt, dumps))

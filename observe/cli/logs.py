@@ -150,18 +150,15 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     check_sinks(config.sink, config.output_format)  # a bad sink fails before the engine is asked
     core = build_core(config)
-    server = None
-    autoscaling = None
+    exporting = None
     with stop_signal() as done:
         try:
             core.start_collector()
             signal.signal(signal.SIGHUP, lambda signum, frame: _reopen(core))
             if not args.no_exporter and config.listen:
-                from exporters import start_exporter
-                from exporters.autoscale import start_autoscaling
+                from exporters import start_exporting
 
-                server = start_exporter(core)
-                autoscaling = start_autoscaling(core, server)
+                exporting = start_exporting(core)
             log.info("collector running", extra={"event": "CollectorStarted",
                                                  "sinks": [s.url for s in core.sink_statuses()]})
             wait_for_stop(done, lambda: core.delivery is not None and core.delivery.closed.is_set())
@@ -173,10 +170,8 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
                 return 1
         finally:
             signal.signal(signal.SIGHUP, signal.SIG_DFL)
-            if autoscaling is not None:
-                autoscaling.stop()
-            if server is not None:
-                server.stop()
+            if exporting is not None:
+                exporting.stop()
             core.stop()
     return 0
 

@@ -6,6 +6,7 @@ backends live in ``observe.stats.sampler``, ``observe.stats.cgroup`` and ``obser
 
 from __future__ import annotations
 
+from observe.stats.limits import DEFAULT_CFS_PERIOD_US, Limits, effective_limits, inspect_limits
 from observe.stats.sample import (
     ContainerGone,
     DeviceIO,
@@ -18,14 +19,18 @@ from observe.stats.sample import (
 from observe.stats.snapshot import ContainerStats, SamplerHealth, StatsSnapshot
 
 __all__ = [
+    "DEFAULT_CFS_PERIOD_US",
     "ContainerGone",
     "ContainerStats",
     "DeviceIO",
     "InterfaceCounters",
+    "Limits",
     "Sample",
     "SamplerHealth",
     "StatsSnapshot",
     "StatsUnavailable",
     "cpu_cores",
+    "effective_limits",
+    "inspect_limits",
     "rate",
 ]

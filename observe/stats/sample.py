@@ -71,6 +71,8 @@ class Sample:
     threads: int | None = None
     threads_max: int | None = None
     spec_memory_limit_bytes: int | None = None  # 0 = unlimited
+    spec_memory_reservation_bytes: int | None = None  # 0 = none
+    spec_memory_swap_limit_bytes: int | None = None  # 0 = unlimited
     spec_cpu_quota_us: int | None = None  # 0 = no quota
     spec_cpu_period_us: int | None = None
     spec_cpu_shares: int | None = None

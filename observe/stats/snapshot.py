@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from observe.model import ContainerInfo
+from observe.stats.limits import Limits, effective_limits
 from observe.stats.sample import Sample
 
 
@@ -20,6 +21,11 @@ class ContainerStats:
     container: ContainerInfo
     latest: Sample
     history: tuple[Sample, ...]
+
+    @property
+    def limits(self) -> Limits:
+        """The limits in force (``observe.stats.limits.effective_limits`` of the latest sample)."""
+        return effective_limits(self.container, self.latest)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,8 +43,7 @@ class StatsPane(VerticalScroll):
         minutes = max(0.0, (history[-1].time - history[0].time) / 60) if history else 0.0
         cpu = cpu_percent_series(history)
         mem = [float(memory_used(s) or 0) for s in history]
-        limit = stats.latest.spec_memory_limit_bytes or stats.container.memory_limit
-        limit = 0 if limit and limit > 1 << 62 else limit
+        limit = stats.limits.memory_bytes
         rx = series(history, lambda s: None if (n := net_bytes(s)) is None else n[0])
         tx = series(history, lambda s: None if (n := net_bytes(s)) is None else n[1])
         br = series(history, lambda s: None if (b := block_bytes(s)) is None else b[0])

@@ -22,18 +22,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
 from exporters.autoscale.actuator import plan_scale
-from exporters.autoscale.engine import (
-    AutoscaleEngine,
-    AutoscaleOptions,
-    autoscale_document,
-    counter_window,
-    gjson_escape,
-    metric_value,
-    reading_for,
-)
+from exporters.autoscale.decision import Limit
+from exporters.autoscale.engine import AutoscaleEngine, AutoscaleOptions
 from exporters.autoscale.hooks import Hooks
-from exporters.autoscale.hpa import Limit
-from exporters.autoscale.policy import policy_from_labels
+from exporters.autoscale.policy_sources import policy_from_labels
+from exporters.autoscale.readings import counter_window, metric_value, reading_for
+from exporters.autoscale.report import autoscale_document, gjson_escape
 from exporters.prometheus import DecisionCollector
 from exporters.specs import AUTOSCALE
 from observe.engine.compose import ScalingError, replica_spec, stop_timeout

@@ -8,16 +8,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from exporters.autoscale.hpa import (
-    Autoscaler,
-    Decision,
-    History,
-    Limit,
-    Replica,
-    ScaleEvent,
-    decide,
-    metric_proposal,
-)
+from exporters.autoscale.decision import Decision, History, Limit, Replica, ScaleEvent
+from exporters.autoscale.hpa import Autoscaler, decide, metric_proposal
 from exporters.autoscale.policy import (
     CPU,
     CPU_CORES,

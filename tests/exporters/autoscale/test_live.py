@@ -22,8 +22,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporters import start_exporter
 from exporters.autoscale import start_autoscaling
+from exporters.autoscale.decision import Decision, Limit
 from exporters.autoscale.engine import AutoscaleEngine
-from exporters.autoscale.hpa import Decision, Limit
 from exporters.server import ExporterServer
 from observe.config import load_config
 from observe.core import Core, build_core

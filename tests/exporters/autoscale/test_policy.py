@@ -20,10 +20,12 @@ from exporters.autoscale.policy import (
     PolicyError,
     RatePolicy,
     RateType,
-    ReportOnce,
     ScalingRules,
     SelectPolicy,
     TargetType,
+)
+from exporters.autoscale.policy_sources import (
+    ReportOnce,
     group_policy_from_labels,
     parse_rate_policy,
     policies_from_config,

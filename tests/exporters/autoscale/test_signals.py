@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exporters.autoscale.hpa import Limit, decide
-from exporters.autoscale.policy import CPU, CPU_CORES, ERROR_RATE, MEMORY, policy_from_labels, policy_from_table
+from exporters.autoscale.decision import Limit
+from exporters.autoscale.hpa import decide
+from exporters.autoscale.policy import CPU, CPU_CORES, ERROR_RATE, MEMORY
+from exporters.autoscale.policy_sources import policy_from_labels, policy_from_table
 from exporters.autoscale.signals import (
     CounterWindow,
     ReplicaReading,
-    cpu_limit_cores,
     replica_values,
     replicas_for,
 )
+from observe.model import ContainerInfo
+from observe.stats import inspect_limits
+from tests.support.logsamples import make_container
 
 MIB = 1 << 20
+
+
+def info_with(nano_cpus: int, cpu_quota: int, cpu_period: int) -> ContainerInfo:
+    return replace(make_container(), nano_cpus=nano_cpus, cpu_quota=cpu_quota, cpu_period=cpu_period)
 
 
 @pytest.mark.parametrize(
@@ -31,7 +41,7 @@ MIB = 1 << 20
     ],
 )
 def test_cpu_limit_in_cores(nano: int, quota: int, period: int, cores: float) -> None:
-    assert cpu_limit_cores(nano, quota, period) == pytest.approx(cores)
+    assert inspect_limits(info_with(nano, quota, period)).cpu_cores == pytest.approx(cores)
 
 
 def test_values_of_a_limited_replica() -> None:
@@ -85,7 +95,7 @@ def test_two_throttled_replicas_burning_cpu_against_50_percent() -> None:
     assert policy is not None
     readings = [
         ReplicaReading(f"burn-{i}", cpu_seconds=CounterWindow(0.0, 3.0, 5.0, 3.5),
-                       cpu_limit_cores=cpu_limit_cores(100_000_000, 0, 0))
+                       cpu_limit_cores=inspect_limits(info_with(100_000_000, 0, 0)).cpu_cores)
         for i in (1, 2)
     ]
     targets, replicas = replicas_for(policy, readings)
