@@ -167,14 +167,16 @@ def logs() -> Dashboard:
                Target(f"sum by (kind) ({by_service(f'rate(observe_log_events_total{{{CSEL}}}[{RATE}])')})",
                       "{{kind}}")),
             Row("Sinks"),
-            ts("Records delivered", "Records per second each sink delivered.", "cps",
-               Target(f"rate(observe_sink_sent_total{sink}[{RATE}])", "{{sink}}"), width=8),
-            ts("Failures and retries", "Deliveries per second that failed or were retried.", "cps",
+            ts("Records delivered", "Records per second each sink's destination confirmed, and sent again "
+               "(possibly received twice).", "cps",
+               Target(f"rate(observe_sink_confirmed_total{sink}[{RATE}])", "{{sink}} confirmed"),
+               Target(f"rate(observe_sink_resent_total{sink}[{RATE}])", "{{sink}} resent"), width=8),
+            ts("Failures and retries", "Writes per second that failed or were retried.", "cps",
                Target(f"rate(observe_sink_failed_total{sink}[{RATE}])", "{{sink}} failed"),
                Target(f"rate(observe_sink_retried_total{sink}[{RATE}])", "{{sink}} retried"), width=8),
             ts("Connected", "1 while the sink is connected to its destination.", "bool",
                Target(f"observe_sink_connected{sink}", "{{sink}}"), width=8, high=1),
-            ts("Queue fill", "Records waiting in the sink's queue, against its size: a full queue holds the "
+            ts("Queue fill", "Batches waiting in the sink's queue, against its size: a full queue holds the "
                "readers back.", "percentunit",
                Target(f"observe_sink_queue_depth{sink} / observe_sink_queue_capacity{sink}", "{{sink}}"), high=1),
             ts("Lag", "Seconds since the sink last accepted a batch.", "s",

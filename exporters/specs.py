@@ -233,15 +233,28 @@ LOG_FLAGS: tuple[MetricSpec[LogFlagSeries], ...] = (
 )
 
 SINKS: tuple[MetricSpec[SinkStatus], ...] = (
-    MetricSpec("observe_sink_sent_total", "Records the sink delivered.", COUNTER, "", (),
-               lambda s: _one(s.sent)),
-    MetricSpec("observe_sink_failed_total", "Deliveries that failed.", COUNTER, "", (), lambda s: _one(s.failed)),
-    MetricSpec("observe_sink_retried_total", "Deliveries retried.", COUNTER, "", (), lambda s: _one(s.retried)),
-    MetricSpec("observe_sink_duplicates_total", "Records possibly delivered twice (at-least-once redelivery).",
-               COUNTER, "", (), lambda s: _one(s.duplicates)),
-    MetricSpec("observe_sink_queue_depth", "Records waiting in the sink's queue.", GAUGE, "", (),
+    MetricSpec("observe_sink_written_total", "Records handed to the destination (for tcp and syslog: written to "
+               "the kernel).", COUNTER, "", (), lambda s: _one(s.written)),
+    MetricSpec("observe_sink_confirmed_total", "Records the destination confirmed (Fluentd ack, the peer's TCP "
+               "acknowledgement, a file write); only these move the checkpoints.", COUNTER, "", (),
+               lambda s: _one(s.confirmed)),
+    MetricSpec("observe_sink_unconfirmed", "Records written and not confirmed yet.", GAUGE, "", (),
+               lambda s: _one(s.unconfirmed)),
+    MetricSpec("observe_sink_resent_total", "Records sent again after a reconnect or a failed write (possibly "
+               "received twice).", COUNTER, "", (), lambda s: _one(s.resent)),
+    MetricSpec("observe_sink_failed_total", "Writes or connection checks that failed.", COUNTER, "", (),
+               lambda s: _one(s.failed)),
+    MetricSpec("observe_sink_retried_total", "Writes retried.", COUNTER, "", (), lambda s: _one(s.retried)),
+    MetricSpec("observe_sink_disconnects_total", "Times the sink lost its destination (SinkDisconnected).",
+               COUNTER, "", (), lambda s: _one(s.disconnects)),
+    MetricSpec("observe_sink_truncated_total", "Records cut to the sink's max_record_bytes (log.truncated).",
+               COUNTER, "", (), lambda s: _one(s.truncated)),
+    MetricSpec("observe_sink_dropped_total", "Records this sink did not deliver in this run, by reason; their "
+               "positions were not saved, so the next start reads them again.", COUNTER, "", ("reason",),
+               lambda s: [((reason,), float(n)) for reason, n in sorted(s.dropped.items())]),
+    MetricSpec("observe_sink_queue_depth", "Batches waiting in the sink's queue.", GAUGE, "", (),
                lambda s: _one(s.queue_depth)),
-    MetricSpec("observe_sink_queue_capacity", "Size of the sink's queue.", GAUGE, "", (),
+    MetricSpec("observe_sink_queue_capacity", "Batches the sink's queue holds.", GAUGE, "", (),
                lambda s: _one(s.queue_capacity)),
     MetricSpec("observe_sink_connected", "1 when the sink is connected to its destination.", GAUGE, "", (),
                lambda s: _one(1 if s.connected else 0)),

@@ -51,14 +51,29 @@ class LogCounters:
 
 @dataclass(frozen=True, slots=True)
 class SinkStatus:
-    """One sink's delivery state, as the exporter and the TUI show it."""
+    """One sink's delivery state, as the exporter and the TUI show it.
+
+    Records: ``written`` handed to the destination (into the kernel, for tcp and syslog),
+    ``confirmed`` acknowledged by the receiver (Fluentd's ack, the peer's TCP, a file write),
+    ``unconfirmed`` written and waiting for that, ``resent`` sent again (after a reconnect or a
+    failure part-way: possibly received twice), ``truncated`` cut to the sink's
+    ``max_record_bytes``, ``dropped`` by reason (never delivered by this sink in this run;
+    their positions were not saved, so the next start reads them again). Attempts:
+    ``failed`` (writes or connection checks that failed), ``retried``; ``disconnects`` counts
+    losses of the connection. ``queue_depth`` is in batches, like ``queue_capacity``.
+    """
 
     name: str
     url: str  # with credentials removed
-    sent: int = 0
+    written: int = 0
+    confirmed: int = 0
+    resent: int = 0
     failed: int = 0
     retried: int = 0
-    duplicates: int = 0
+    disconnects: int = 0
+    truncated: int = 0
+    dropped: Mapping[str, int] = field(default_factory=dict)
+    unconfirmed: int = 0
     queue_depth: int = 0
     queue_capacity: int = 0
     connected: bool = False

@@ -164,8 +164,10 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
             wait_for_stop(done, lambda: core.delivery is not None and core.delivery.closed.is_set())
             log.info("stopping: draining records to the sinks", extra={"event": "CollectorStopping"})
             if not core.stop_collector(config.stop_timeout):
-                log.warning("stopped before every record was delivered; they are read again at the next start",
-                            extra={"event": "CollectorStoppedEarly"})
+                pending = core.delivery.pending if core.delivery is not None else 0
+                log.warning(f"stopped with {pending} records not confirmed by every sink; their positions were not "
+                            "saved, so the next start reads them again", extra={
+                                "event": "CollectorStoppedEarly", "pending": pending})
             if core.delivery is not None and core.delivery.closed.is_set():
                 return 1
         finally:

@@ -4,7 +4,9 @@ Each sink has its own bounded queue and thread, so a slow or dead sink shows in 
 counters. Readers put batches into every queue and block while one is full: the containers'
 own log files are then the buffer (backpressure). A batch is retried, with capped
 exponential backoff and jitter, until its sink accepts it; a container's checkpoint moves
-to a batch's position only when every sink has accepted that batch.
+to a batch's position only when every sink has confirmed that batch: for tcp and syslog that
+is later than the write (``SinkWorker``), so a stop with unconfirmed records saves nothing
+past them and the next start reads them again.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 
 from observe.errors import ObserveError
 from observe.logs.checkpoints import CheckpointStore
-from observe.logs.sinks.base import Sink, SinkClosed, redact
+from observe.logs.sinks.base import ConfirmingSink, Sink, SinkClosed, redact
 from observe.model import LogPosition, Record
 from observe.telemetry import SinkStatus
 
@@ -65,8 +67,23 @@ class CheckpointTracker:
             return sum(len(b.records) for b in self._pending)
 
 
+IDLE_POLL = 0.25
+"""Seconds between looks at an idle sink's connection (a peer that closed it is noticed within this)."""
+CONFIRM_POLL = 0.02
+"""Seconds between asking a sink with unconfirmed records what its receiver confirmed."""
+
+_IDLE = Batch(0, "", (), None)
+
+
 class SinkWorker:
-    """One sink's queue and thread."""
+    """One sink's queue and thread.
+
+    A batch counts as written when ``write`` returned and as confirmed when the sink says its
+    receiver has it: at once for most sinks, later for a ``ConfirmingSink`` (tcp, syslog),
+    which the thread asks after every write and, between writes, every ``CONFIRM_POLL``
+    (``IDLE_POLL`` when nothing waits), which is also how a closed connection is noticed.
+    Only confirmed batches reach the checkpoint tracker.
+    """
 
     def __init__(self, sink: Sink, index: int, tracker: CheckpointTracker, capacity: int,
                  backoff_base: float = 0.1, backoff_max: float = 10.0, closed: threading.Event | None = None) -> None:
@@ -77,10 +94,16 @@ class SinkWorker:
         self.capacity = capacity
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self.sent = self.failed = self.retried = 0
+        self.written = self.confirmed = self.failed = self.retried = self.disconnects = 0
+        self.dropped: dict[str, int] = {}
         self.connected = True
         self.last_error = ""
         self.last_success = 0.0
+        self.confirming: ConfirmingSink | None = sink if isinstance(sink, ConfirmingSink) else None
+        self._written: deque[Batch] = deque()  # written, not confirmed yet, oldest first
+        self._confirmed_batches = 0
+        self._attempt = 0
+        self._retry_at = 0.0
         self._abort = threading.Event()
         self.closed = closed or threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"observe-sink-{index}", daemon=True)
@@ -89,25 +112,81 @@ class SinkWorker:
         self._thread.start()
 
     def status(self) -> SinkStatus:
-        duplicates = int(getattr(self.sink, "duplicates", 0))
+        sink = self.confirming
         return SinkStatus(
-            name=self.sink.name, url=redact(self.sink.url), sent=self.sent, failed=self.failed, retried=self.retried,
-            duplicates=duplicates, queue_depth=self.queue.qsize(), queue_capacity=self.capacity,
-            connected=self.connected, last_error=self.last_error, last_success=self.last_success,
+            name=self.sink.name, url=redact(self.sink.url), written=self.written, confirmed=self.confirmed,
+            resent=sink.resent if sink else 0, failed=self.failed, retried=self.retried,
+            disconnects=self.disconnects, truncated=sink.truncated if sink else 0, dropped=dict(self.dropped),
+            unconfirmed=sum(len(b.records) for b in list(self._written)), queue_depth=self.queue.qsize(),
+            queue_capacity=self.capacity, connected=self.connected, last_error=self.last_error,
+            last_success=self.last_success,
         )
 
     def _run(self) -> None:
         while True:
-            batch = self.queue.get()
+            timeout = None
+            if self.confirming is not None:
+                timeout = CONFIRM_POLL if self._written else IDLE_POLL
+            try:
+                batch = self.queue.get(timeout=timeout)
+            except queue.Empty:
+                batch = _IDLE
             if batch is None:
                 return
-            if not self._deliver(batch):
-                self._discard_queue()
-                return
+            if batch is not _IDLE:
+                if not self._deliver(batch):
+                    self._discard_queue()
+                    return
+                self._written.append(batch)
+                if self.confirming is None:
+                    self._release(self._confirmed_batches + 1)
+                    continue
+            if batch is not _IDLE or time.monotonic() >= self._retry_at:
+                self._watch()
+
+    def _watch(self) -> None:
+        """Ask a confirming sink what its receiver confirmed (and so whether its connection still stands)."""
+        assert self.confirming is not None
+        try:
+            done = self.confirming.confirmed()
+        except ObserveError as err:
+            self._failed(err)
+            self._retry_at = time.monotonic() + self._backoff()
+            return
+        self._succeeded()
+        self._release(done)
+
+    def _release(self, done: int) -> None:
+        """Batches up to the ``done``-th written are confirmed: count them and move the checkpoints."""
+        while self._confirmed_batches < done and self._written:
+            batch = self._written.popleft()
+            self._confirmed_batches += 1
+            self.confirmed += len(batch.records)
             self.tracker.ack(self.index, batch.seq)
 
+    def _backoff(self) -> float:
+        self._attempt += 1
+        delay = min(self.backoff_max, self.backoff_base * (2 ** min(self._attempt, 20)))
+        return float(delay * (0.5 + random.random() / 2))
+
+    def _failed(self, err: ObserveError) -> None:
+        self.failed += 1
+        self.last_error = str(err)
+        if self.connected:
+            self.disconnects += 1
+            log.warning("sink cannot take records; retrying", extra={
+                "event": "SinkDisconnected", "sink": self.sink.name, "error": str(err)})
+        self.connected = False
+
+    def _succeeded(self) -> None:
+        if not self.connected:
+            log.warning("sink accepts records again", extra={
+                "event": "SinkReconnected", "sink": self.sink.name, "retries": self._attempt})
+            self.connected = True
+            self.last_error = ""
+        self._attempt = 0
+
     def _deliver(self, batch: Batch) -> bool:
-        attempt = 0
         while True:
             try:
                 self.sink.write(batch.records)
@@ -118,37 +197,31 @@ class SinkWorker:
                                                           "error": str(err)})
                 self.closed.set()
                 self._abort.set()
+                self._drop("sink_closed", len(batch.records))
                 return False
             except ObserveError as err:
-                self.failed += 1
-                self.last_error = str(err)
-                if self.connected:
-                    log.warning("sink cannot take records; retrying", extra={
-                        "event": "SinkDisconnected", "sink": self.sink.name, "error": str(err)})
-                self.connected = False
-                attempt += 1
-                delay = min(self.backoff_max, self.backoff_base * (2 ** min(attempt, 20)))
-                delay *= 0.5 + random.random() / 2
-                if self._abort.wait(delay):
+                self._failed(err)
+                if self._abort.wait(self._backoff()):
                     return False
                 self.retried += 1
                 continue
-            self.sent += len(batch.records)
+            self.written += len(batch.records)
             self.last_success = time.time()
-            if not self.connected:
-                log.warning("sink accepts records again", extra={
-                    "event": "SinkReconnected", "sink": self.sink.name, "retries": attempt})
-                self.connected = True
-                self.last_error = ""
+            self._succeeded()
             return True
 
+    def _drop(self, reason: str, records: int) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + records
+
     def _discard_queue(self) -> None:
-        """After an abort, empty the queue so that readers blocked on it can finish (unacknowledged)."""
+        """After an abort, empty the queue so that readers blocked on it can finish (unconfirmed)."""
         while True:
             try:
-                self.queue.get_nowait()
+                batch = self.queue.get_nowait()
             except queue.Empty:
                 return
+            if batch is not None and self.closed.is_set():
+                self._drop("sink_closed", len(batch.records))
 
     def put(self, batch: Batch, give_up: threading.Event) -> bool:
         """Queue a batch, blocking while the queue is full (backpressure); False when told to give up."""
@@ -161,7 +234,7 @@ class SinkWorker:
                     return False
 
     def finish(self, deadline: float) -> bool:
-        """Deliver what is queued until ``deadline`` (monotonic); True when all of it went out."""
+        """Write what is queued until ``deadline`` (monotonic); True when all of it went out."""
         while True:
             try:
                 self.queue.put(None, timeout=max(0.0, deadline - time.monotonic()))
@@ -175,6 +248,14 @@ class SinkWorker:
             self._thread.join(timeout=5)
             return False
         return self.queue.empty() and not self._abort.is_set()
+
+    def close(self, deadline: float) -> bool:
+        """Close the sink, letting its receiver confirm until ``deadline``; True when it confirmed everything."""
+        if self.confirming is None:
+            self.sink.close()
+        else:
+            self._release(self.confirming.finish(deadline))
+        return not self._written
 
 
 class Delivery:
@@ -211,18 +292,32 @@ class Delivery:
     def statuses(self) -> list[SinkStatus]:
         return [w.status() for w in self.workers]
 
+    @property
+    def pending(self) -> int:
+        """Records handed to delivery that not every sink confirmed: the next start reads them again."""
+        return self.tracker.undelivered
+
     def finish(self, deadline: float) -> bool:
-        """Drain every sink until ``deadline``; close them. True when everything was delivered."""
+        """Write what is queued until ``deadline``, close the sinks (their receivers may confirm until then).
+
+        Returns:
+            True when every sink confirmed every record.
+        """
         ok = all([w.finish(deadline) for w in self.workers])
+        close_by = max(deadline, time.monotonic() + 1.0)  # a clean close needs a moment even when late
         for w in self.workers:
             try:
-                w.sink.close()
+                ok = w.close(close_by) and ok
             except ObserveError as err:
+                ok = False
                 log.warning("sink did not close cleanly", extra={"event": "SinkCloseFailed", "error": str(err)})
             s = w.status()
-            log.info("sink stopped", extra={"event": "SinkStopped", "sink": s.name, "sent": s.sent, "failed": s.failed,
-                                            "retried": s.retried, "duplicates": s.duplicates})
-        return ok
+            log.info("sink stopped", extra={
+                "event": "SinkStopped", "sink": s.name, "written": s.written, "confirmed": s.confirmed,
+                "unconfirmed": s.unconfirmed, "resent": s.resent, "failed": s.failed, "retried": s.retried,
+                "disconnects": s.disconnects, "truncated": s.truncated, "dropped": s.dropped,
+                "queue_depth": s.queue_depth})
+        return ok and not self.pending
 
 
 OnLost = Callable[[str, str], None]

@@ -74,7 +74,8 @@ def fixture_input(with_core_parts: bool = True) -> ScrapeInput:
         bytes={(web.id, "error", "stderr"): 500, (web.id, "info", "stdout"): 8000},
         flags={(web.id, "truncated"): 2},
     )
-    sinks = [SinkStatus("tcp", "tcp://127.0.0.1:5000", sent=10, failed=1, retried=2, queue_depth=3,
+    sinks = [SinkStatus("tcp", "tcp://127.0.0.1:5000", written=10, confirmed=8, unconfirmed=2, resent=4, failed=1,
+                        retried=2, disconnects=1, truncated=1, dropped={"sink_closed": 5}, queue_depth=3,
                         queue_capacity=1000, connected=True, last_success=1714557599.0),
              SinkStatus("file", "file:///var/log/o.json")]
     return ScrapeInput(snap, counters, sinks)

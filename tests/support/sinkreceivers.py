@@ -1,10 +1,13 @@
-"""Receivers the sink tests run: a JSON-lines TCP server and a Fluentd forward-protocol server.
+"""Receivers the sink tests run: JSON lines, syslog (both RFC 6587 framings), Fluentd's forward protocol.
 
-Both listen on 127.0.0.1 (port 0 picks one), take any number of connections, each on its own
+All listen on 127.0.0.1 (port 0 picks one), take any number of connections, each on its own
 thread, and can be stopped and started again on the same port. ``stop()`` is the graceful
 close a real receiver does: stop listening, half-close every connection, read what the
 sender still had in flight until it closes too (so nothing the sender's TCP saw acknowledged
-is thrown away), then close.
+is thrown away), then close. ``kill()`` is a crash: every connection reset, unread data lost.
+Like Fluent Bit, the line and syslog receivers drop a connection that sends a message longer
+than ``max_message`` (counted in ``oversize``) or, for syslog, a frame it cannot parse
+(``bad_frames``).
 """
 
 from __future__ import annotations
@@ -62,24 +65,30 @@ class _Server(abc.ABC):
 
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(0.2)
-        while True:
-            try:
-                data = conn.recv(1 << 16)
-            except TimeoutError:
-                if not self._running.is_set() and conn.fileno() < 0:
+        try:
+            while True:
+                try:
+                    data = conn.recv(1 << 16)
+                except TimeoutError:
+                    if not self._running.is_set() and conn.fileno() < 0:
+                        return
+                    continue
+                except OSError:
                     return
-                continue
-            except OSError:
-                return
-            if not data:
-                with contextlib.suppress(OSError):
-                    conn.close()
-                return
-            self.received(conn, data)
+                if not data or not self.received(conn, data):
+                    with contextlib.suppress(OSError):
+                        conn.close()
+                    return
+        finally:
+            self.ended(conn)
 
     @abc.abstractmethod
-    def received(self, conn: socket.socket, data: bytes) -> None:
-        """Handle bytes read from one connection (each receiver decodes its own protocol)."""
+    def received(self, conn: socket.socket, data: bytes) -> bool | None:
+        """Handle bytes read from one connection (each receiver decodes its own protocol); False drops it."""
+
+    @abc.abstractmethod
+    def ended(self, conn: socket.socket) -> None:
+        """A connection ended: forget what was half-received on it."""
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop listening; half-close every connection and read it to its end; close."""
@@ -117,28 +126,108 @@ class _Server(abc.ABC):
 
 
 class LineServer(_Server):
-    """Collects newline-terminated lines (bytes, without the newline) in arrival order."""
+    """Collects newline-terminated lines (bytes, without the newline) in arrival order.
 
-    def __init__(self, port: int = 0) -> None:
+    ``max_message`` (0: none) drops a connection whose line, newline included, is longer.
+    """
+
+    def __init__(self, port: int = 0, max_message: int = 0) -> None:
         super().__init__(port)
         self.lines: list[bytes] = []
         self.raw = bytearray()  # everything received, for framings without newlines
+        self.max_message = max_message
+        self.oversize = 0
         self._partial: dict[int, bytes] = {}
 
-    def received(self, conn: socket.socket, data: bytes) -> None:
+    def received(self, conn: socket.socket, data: bytes) -> bool:
         key = id(conn)
         with self.lock:
             self.raw += data
         buf = self._partial.get(key, b"") + data
         *complete, rest = buf.split(b"\n")
+        limit = self.max_message
+        if limit and (len(rest) >= limit or any(len(line) >= limit for line in complete)):
+            with self.lock:
+                self.oversize += 1
+            return False
         self._partial[key] = rest
         if complete:
             with self.lock:
                 self.lines.extend(complete)
+        return True
+
+    def ended(self, conn: socket.socket) -> None:
+        self._partial.pop(id(conn), None)
 
     def count(self) -> int:
         with self.lock:
             return len(self.lines)
+
+
+class SyslogServer(_Server):
+    """Collects syslog messages framed by octet counting or by newlines (RFC 6587), strictly.
+
+    ``messages`` are the frames' contents (``<PRI>1 ...``). With ``octet-counting`` a frame that
+    does not start with a length, and with ``newline`` one that starts with a digit (an octet
+    count sent to a newline receiver), is a framing error: the connection is dropped.
+    """
+
+    def __init__(self, framing: str, port: int = 0, max_message: int = 0) -> None:
+        super().__init__(port)
+        self.framing = framing
+        self.max_message = max_message
+        self.messages: list[bytes] = []
+        self.oversize = self.bad_frames = 0
+        self._partial: dict[int, bytes] = {}
+
+    def received(self, conn: socket.socket, data: bytes) -> bool:
+        buf = self._partial.get(id(conn), b"") + data
+        out: list[bytes] = []
+        ok = True
+        while buf:
+            if self.framing == "newline":
+                end = buf.find(b"\n")
+                if end < 0:
+                    ok = not (self.max_message and len(buf) >= self.max_message)
+                    self.oversize += not ok
+                    break
+                message, buf = buf[:end], buf[end + 1:]
+                if not message.startswith(b"<"):
+                    self.bad_frames += 1
+                    ok = False
+                    break
+            else:
+                space = buf.find(b" ")
+                if space < 0:
+                    break
+                if not buf[:space].isdigit():
+                    self.bad_frames += 1
+                    ok = False
+                    break
+                size = int(buf[:space])
+                if self.max_message and size > self.max_message:
+                    self.oversize += 1
+                    ok = False
+                    break
+                if len(buf) < space + 1 + size:
+                    break
+                message, buf = buf[space + 1:space + 1 + size], buf[space + 1 + size:]
+            if self.max_message and len(message) > self.max_message:
+                self.oversize += 1
+                ok = False
+                break
+            out.append(message)
+        self._partial[id(conn)] = buf
+        with self.lock:
+            self.messages.extend(out)
+        return ok
+
+    def ended(self, conn: socket.socket) -> None:
+        self._partial.pop(id(conn), None)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.messages)
 
 
 def _ext(code: int, data: bytes) -> Any:
@@ -163,11 +252,15 @@ class FluentServer(_Server):
         self.withhold = withhold or (lambda chunk: False)
         self._unpackers: dict[int, msgpack.Unpacker] = {}
 
-    def received(self, conn: socket.socket, data: bytes) -> None:
+    def received(self, conn: socket.socket, data: bytes) -> bool:
         unpacker = self._unpackers.setdefault(id(conn), msgpack.Unpacker(raw=False, ext_hook=_ext))
         unpacker.feed(data)
         for msg in unpacker:
             self._message(conn, msg)
+        return True
+
+    def ended(self, conn: socket.socket) -> None:
+        self._unpackers.pop(id(conn), None)
 
     def _message(self, conn: socket.socket, msg: list[Any]) -> None:
         tag, second = msg[0], msg[1]

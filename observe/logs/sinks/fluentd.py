@@ -6,8 +6,15 @@ EventTime being msgpack ext type 0 with the record's exact time (uint32 seconds,
 nanoseconds, big-endian). A batch counts as delivered only when the receiver answered
 ``{"ack": <id>}`` for each of its chunks within ``?ack_timeout=`` (30s); otherwise the
 connection is dropped and the unacknowledged chunks are sent again, with the same chunk id,
-on a new one (their records are counted in ``duplicates``). ``?ack=false`` turns the
-acknowledgements off (at-most-once past the socket, for comparison).
+on a new one (their records are counted in ``resent``). ``?ack=false`` turns the
+acknowledgements off (at-most-once past the socket, for comparison). An acknowledgement
+means the receiver has the chunk in its input buffer: Fluent Bit's is in memory unless the
+input uses ``storage.type filesystem``, so a receiver killed then loses what it acknowledged.
+
+``?max_record_bytes=`` (default 1 MiB) bounds one packed record; a longer one is cut by
+``observe.logs.sinks.base.fit_doc`` and flagged ``log.truncated``. A chunk holds at most
+4 MiB of records (or one record), below Fluent Bit's ``in_forward`` ``Buffer_Max_Size``
+(6,144,000 bytes), past which it drops the message.
 
 Options: ``?tag=docker.{service.name}`` (default ``docker.{container.name}``): ``{field}``
 is a flat record field such as ``container.name``, ``container.id``, ``service.name``,
@@ -39,7 +46,7 @@ from urllib.parse import urlsplit
 import msgpack
 
 from observe.logs.formats import _fallback, nest
-from observe.logs.sinks.base import SinkError, check_format, query_options, redact
+from observe.logs.sinks.base import SinkError, check_format, fit_doc, option_size, query_options, redact
 from observe.logs.sinks.net import bad, connect, option_bool, option_seconds, parse_endpoint, peer_closed
 from observe.model import Record
 
@@ -50,7 +57,9 @@ _FIELD = re.compile(r"\{([^{}]*)\}")
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_@][A-Za-z0-9_@.\-]*")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
-_KNOWN = {"tag", "format", "ack", "ack_timeout", "timeout", "ca", "cert", "key", "verify"}
+_KNOWN = {"tag", "format", "ack", "ack_timeout", "timeout", "ca", "cert", "key", "verify", "max_record_bytes"}
+DEFAULT_MAX_RECORD = 1 << 20
+MAX_CHUNK = 4 << 20
 
 
 def compile_tag(template: str) -> Callable[[Mapping[str, Any]], str]:
@@ -147,8 +156,11 @@ class FluentdSink:
         self.endpoint = parse_endpoint(url, 24224, tls)
         self.url = redact(url)
         self.name = f"fluentd:{self.endpoint.address}"
-        self.duplicates = 0
+        self.max_record_bytes = option_size(url, opts, "max_record_bytes", DEFAULT_MAX_RECORD)
+        self.resent = 0
+        self.truncated = 0
         self.connects = 0
+        self._confirmed = 0
         self._packer = msgpack.Packer(use_bin_type=True, default=str, unicode_errors="replace")
         self._sock: socket.socket | None = None
         self._unpacker = msgpack.Unpacker(raw=False)
@@ -160,18 +172,45 @@ class FluentdSink:
         tag_of = self.tag_of
         packer = self._packer
         shape = nest if self.fmt == "logstash" else dict
+        limit = self.max_record_bytes
         for r in records:
             entry = _pack(packer, [event_time(r.time_ns), shape(r.doc)])
+            if len(entry) > limit:
+                entry = self._fit(r, limit)
             groups.setdefault(tag_of(r.doc), []).append(entry)
         chunks = []
         for tag, entries in groups.items():
-            chunk_id = base64.b64encode(uuid.uuid4().bytes).decode("ascii")
-            option: dict[str, Any] = {"size": len(entries)}
-            if self.ack:
-                option["chunk"] = chunk_id
-            message = _pack(packer, [tag, b"".join(entries), option])
-            chunks.append(_Chunk(tag, chunk_id, message, len(entries)))
+            start = size = 0
+            for i, entry in enumerate(entries):
+                if size and size + len(entry) > MAX_CHUNK:
+                    chunks.append(self._chunk(tag, entries[start:i]))
+                    start, size = i, 0
+                size += len(entry)
+            chunks.append(self._chunk(tag, entries[start:]))
         return chunks
+
+    def _chunk(self, tag: str, entries: list[bytes]) -> _Chunk:
+        chunk_id = base64.b64encode(uuid.uuid4().bytes).decode("ascii")
+        option: dict[str, Any] = {"size": len(entries)}
+        if self.ack:
+            option["chunk"] = chunk_id
+        return _Chunk(tag, chunk_id, _pack(self._packer, [tag, b"".join(entries), option]), len(entries))
+
+    def _fit(self, record: Record, limit: int) -> bytes:
+        shape = nest if self.fmt == "logstash" else dict
+        when = event_time(record.time_ns)
+
+        def packed(doc: Mapping[str, Any]) -> bytes:
+            return _pack(self._packer, [when, shape(doc)])
+
+        fitted = fit_doc(record.doc, limit, lambda d: len(packed(d)))
+        if fitted is None:
+            return packed(record.doc)
+        self.truncated += 1
+        if self.truncated == 1:
+            log.warning("a record was over max_record_bytes and was cut (log.truncated)", extra={
+                "event": "SinkRecordTruncated", "sink": self.name, "limit": limit, "bytes": record.nbytes})
+        return packed(fitted)
 
     # -- connection -----------------------------------------------------------------------
     def _drop(self) -> None:
@@ -182,8 +221,10 @@ class FluentdSink:
         self._unpacker = msgpack.Unpacker(raw=False)
 
     def _connected(self) -> socket.socket:
-        if self._sock is not None and not self.ack and peer_closed(self._sock):
+        """The connection, made if there is none; SinkError when the peer closed the one we had."""
+        if self._sock is not None and peer_closed(self._sock):
             self._drop()
+            raise SinkError(f"{self.endpoint.address} closed the connection")
         if self._sock is None:
             self._sock = connect(self.endpoint)
             self.connects += 1
@@ -230,7 +271,7 @@ class FluentdSink:
                 if chunk.acked:
                     continue
                 if chunk.sent:
-                    self.duplicates += chunk.size
+                    self.resent += chunk.size
                 sock.sendall(chunk.message)
                 chunk.sent = True
             if self.ack:
@@ -243,6 +284,19 @@ class FluentdSink:
             reason = "timed out" if isinstance(err, TimeoutError) else (getattr(err, "strerror", None) or str(err))
             raise SinkError(f"sending to {self.endpoint.address} failed: {reason}") from None
         self._inflight = None
+        self._confirmed += 1
+
+    def confirmed(self) -> int:
+        """Batches acknowledged so far (``write`` returns only then); also watches the idle connection."""
+        self._connected()
+        return self._confirmed
+
+    def unconfirmed(self) -> int:
+        return 0
+
+    def finish(self, deadline: float) -> int:
+        self._drop()
+        return self._confirmed
 
     def close(self) -> None:
         self._drop()

@@ -2,14 +2,16 @@
 
 A TCP write returns once the bytes are in the kernel; the peer may still lose them (it closes,
 it resets). Stream sinks without an application acknowledgement (``tcp``, ``syslog``)
-therefore keep what they sent until the peer's TCP acknowledged it (the socket's send queue,
-``SIOCOUTQ``, is empty) and send it again on the next connection: at-least-once, and the
-re-sent lines are counted in ``duplicates`` as "possibly duplicated". What the peer's kernel
-acknowledged but its process never read (a receiver killed with unread data) is beyond what
-TCP can tell; a receiver that closes gracefully (shutdown, read to EOF) loses nothing.
+therefore keep what they wrote until the peer's TCP acknowledged it (the socket's
+unacknowledged byte count, ``SIOCOUTQ``) and it settled (``StreamSink``); only confirmed
+batches release their positions to the checkpoints, so a stop while the receiver is down
+saves nothing past them and the next start reads them again. On a new connection the
+unconfirmed bytes go first and count in ``resent``.
 
-A dead peer is found before each write: a readable socket whose ``recv(MSG_PEEK)`` is empty
-has been closed by the peer. Keepalive and ``TCP_USER_TIMEOUT`` catch peers that vanished.
+A dead peer is found before each write and, between writes, each time the delivery loop asks
+``confirmed()`` (a few times a second when idle): a readable socket that reads empty was
+closed by the peer, one that fails was reset. Keepalive and ``TCP_USER_TIMEOUT`` catch peers
+that vanished.
 """
 
 from __future__ import annotations
@@ -218,17 +220,36 @@ def unsent_bytes(sock: socket.socket) -> int:
     return int(struct.unpack("i", raw)[0])
 
 
-class StreamSink:
-    """A sink writing encoded lines over one persistent TCP (or TLS) connection, reconnecting on failure.
+@dataclass(slots=True)
+class _Sent:
+    """One written batch: its bytes, its records, where it ends in the connection's stream."""
 
-    Subclasses give ``encode(records) -> bytes``. Sent data is kept until the peer's TCP
-    acknowledged all of it and is replayed first on a new connection (see the module doc).
+    data: bytes
+    records: int
+    end: int = 0
+    acked_at: float = 0.0  # monotonic time the peer's TCP acknowledged all of it; 0 while not
+
+
+SETTLE_SECONDS = 1.0
+SETTLE_BYTES = 16 << 20
+
+
+class StreamSink:
+    """A sink writing encoded records over one persistent TCP (or TLS) connection, reconnecting on failure.
+
+    Subclasses give ``encode(records) -> bytes``. A written batch is confirmed once the peer's
+    TCP acknowledged all of its bytes (``SIOCOUTQ``) and then either a second passed with the
+    connection intact or 16 MiB more were acknowledged (what a receiver took from the network
+    but had not read yet is lost if it dies; more than its socket buffer cannot be unread), or
+    the peer closed the connection cleanly (a FIN: it had read all it acknowledged; a receiver
+    closing with unread data resets the connection instead). Until then the bytes are kept;
+    when the connection ends they are sent first on the next one and counted in ``resent``.
 
     Args:
         url: the sink URL (for names and messages).
         endpoint: where to connect.
         encode: records -> the bytes for them.
-        replay_limit: most bytes kept unconfirmed; past it a write waits for the peer.
+        replay_limit: most bytes kept unacknowledged; past it a write waits for the peer.
     """
 
     def __init__(self, url: str, name: str, endpoint: Endpoint, encode: Callable[[Sequence[Record]], bytes],
@@ -238,12 +259,16 @@ class StreamSink:
         self.endpoint = endpoint
         self.encode = encode
         self.replay_limit = replay_limit
-        self.duplicates = 0  # lines sent again after a reconnect: possibly received twice
+        self.resent = 0  # records sent again: after a reconnect, or after a failure part-way
+        self.truncated = 0  # records cut to max_record_bytes (subclasses count them)
         self.connects = 0
         self._sock: socket.socket | None = None
-        self._unconfirmed: deque[tuple[bytes, int]] = deque()  # (bytes, lines) sent, not yet TCP-acknowledged
-        self._unconfirmed_bytes = 0
-        self._pending: tuple[Sequence[Record], int] | None = None  # a batch whose send failed part-way
+        self._sent: deque[_Sent] = deque()  # written, not yet confirmed, oldest first
+        self._stream = 0  # bytes written on the current connection
+        self._acked = 0  # of those, bytes the peer's TCP acknowledged
+        self._confirmed = 0  # batches confirmed so far
+        self._encoded: tuple[Sequence[Record], bytes] | None = None  # the last batch, encoded once
+        self._failed_part_way: Sequence[Record] | None = None
 
     # -- connection -----------------------------------------------------------------------
     def _drop(self) -> None:
@@ -252,80 +277,150 @@ class StreamSink:
                 self._sock.close()
             self._sock = None
 
-    def _connected(self) -> socket.socket:
-        if self._sock is not None:
-            state = peer_state(self._sock)
-            if state != RESET:  # a reset empties the send queue: it no longer tells what arrived
-                self._confirm(self._sock)
-            if state != OPEN:
-                log.info("the peer closed the connection", extra={
-                    "event": "SinkPeerClosed", "sink": self.name, "how": state})
-                self._drop()
-        if self._sock is None:
-            sock = connect(self.endpoint)
-            self.connects += 1
-            replay = list(self._unconfirmed)
-            try:
-                for data, _ in replay:
-                    sock.sendall(data)
-            except OSError as err:
-                sock.close()
-                raise SinkError(f"connection to {self.endpoint.address} failed: {err.strerror or err}") from None
-            if replay:
-                lines = sum(n for _, n in replay)
-                self.duplicates += lines
-                log.info("re-sent lines the peer had not confirmed", extra={
-                    "event": "SinkBatchResent", "sink": self.name, "lines": lines})
-            self._sock = sock
-        return self._sock
+    def _open(self) -> socket.socket:
+        """Connect and send first what the last connection did not confirm."""
+        sock = connect(self.endpoint)
+        self.connects += 1
+        stream = 0
+        try:
+            for sent in self._sent:
+                sock.sendall(sent.data)
+                stream += len(sent.data)
+                sent.end, sent.acked_at = stream, 0.0
+        except OSError as err:
+            sock.close()
+            raise SinkError(f"connection to {self.endpoint.address} failed: {err.strerror or err}") from None
+        self._stream, self._acked = stream, 0
+        if self._sent:
+            records = sum(s.records for s in self._sent)
+            self.resent += records
+            log.info("re-sent records the peer had not confirmed", extra={
+                "event": "SinkBatchResent", "sink": self.name, "records": records})
+        self._sock = sock
+        return sock
 
-    def _confirm(self, sock: socket.socket) -> None:
-        """Forget what the peer's TCP acknowledged: everything, once the send queue is empty."""
-        if self._unconfirmed and unsent_bytes(sock) == 0:
-            self._unconfirmed.clear()
-            self._unconfirmed_bytes = 0
+    def _check(self, sock: socket.socket) -> None:
+        """Raise SinkError when the peer closed or reset the connection (its unconfirmed data is kept)."""
+        state = peer_state(sock)
+        if state == CLOSED:
+            # A FIN, not a reset: the peer's receive queue was empty when it closed, so what its TCP
+            # acknowledged was read. (Closing with unread data sends a reset instead.)
+            with contextlib.suppress(OSError, ValueError):
+                self._settle(sock)
+            while self._sent and self._sent[0].acked_at:
+                self._sent.popleft()
+                self._confirmed += 1
+        if state != OPEN:
+            self._drop()
+            how = "closed" if state == CLOSED else "reset"
+            raise SinkError(f"{self.endpoint.address} {how} the connection")
 
-    def _wait_confirmed(self, sock: socket.socket, deadline: float) -> bool:
-        while time.monotonic() < deadline:
-            self._confirm(sock)
-            if not self._unconfirmed:
-                return True
-            if peer_closed(sock):
-                return False
-            time.sleep(0.001)
-        return not self._unconfirmed
+    def _settle(self, sock: socket.socket) -> None:
+        """Mark what the peer's TCP acknowledged; confirm the oldest batches that settled."""
+        queued = unsent_bytes(sock)
+        if queued < 0:
+            return
+        now = time.monotonic()
+        self._acked = acked = self._stream - queued
+        for sent in self._sent:
+            if sent.acked_at:
+                continue
+            if sent.end > acked:
+                break
+            sent.acked_at = now
+        while self._sent:
+            first = self._sent[0]
+            if not first.acked_at or (now - first.acked_at < SETTLE_SECONDS and acked - first.end < SETTLE_BYTES):
+                break
+            self._sent.popleft()
+            self._confirmed += 1
+
+    def count_truncated(self, record: Record, limit: int) -> None:
+        """Count a record cut to ``limit`` (``fit_doc``); a sink's first is logged."""
+        self.truncated += 1
+        if self.truncated == 1:
+            log.warning("a record was over max_record_bytes and was cut (log.truncated)", extra={
+                "event": "SinkRecordTruncated", "sink": self.name, "limit": limit, "bytes": record.nbytes})
+
+    def _unacknowledged(self) -> int:
+        return self._stream - self._acked
 
     # -- the Sink protocol ----------------------------------------------------------------
     def write(self, records: Sequence[Record]) -> None:
-        data = self.encode(records)
-        if self._pending is not None and self._pending[0] is records:
-            # The same batch again after a failure part-way: what got out may arrive twice.
-            self.duplicates += self._pending[1]
-        self._pending = None
-        sock = self._connected()
-        self._confirm(sock)
-        if self._unconfirmed_bytes + len(data) > self.replay_limit and not self._wait_confirmed(
-                sock, time.monotonic() + self.endpoint.timeout):
-            self._drop()
-            raise SinkError(f"{self.endpoint.address} did not acknowledge {self._unconfirmed_bytes} bytes "
-                            f"within {self.endpoint.timeout:g}s")
+        if self._encoded is None or self._encoded[0] is not records:
+            self._encoded = (records, self.encode(records))
+        data = self._encoded[1]
+        if self._failed_part_way is records:
+            self.resent += len(records)  # what got out of the failed attempt may arrive twice
+        self._failed_part_way = None
+        sock = self._sock or self._open()
+        self._check(sock)
+        self._settle(sock)
+        if self._unacknowledged() + len(data) > self.replay_limit:
+            deadline = time.monotonic() + self.endpoint.timeout
+            while self._unacknowledged() + len(data) > self.replay_limit:
+                if time.monotonic() > deadline:
+                    self._drop()
+                    raise SinkError(f"{self.endpoint.address} did not acknowledge {self._unacknowledged()} bytes "
+                                    f"within {self.endpoint.timeout:g}s")
+                time.sleep(0.002)
+                self._check(sock)
+                self._settle(sock)
         try:
             sock.sendall(data)
         except OSError as err:
-            self._pending = (records, len(records))
+            self._failed_part_way = records
             self._drop()
             reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
             raise SinkError(f"sending to {self.endpoint.address} failed: {reason}") from None
-        self._unconfirmed.append((data, len(records)))
-        self._unconfirmed_bytes += len(data)
+        self._stream += len(data)
+        self._sent.append(_Sent(data, len(records), self._stream))
+        self._encoded = None
+
+    def confirmed(self) -> int:
+        sock = self._sock or self._open()
+        self._check(sock)
+        self._settle(sock)
+        return self._confirmed
+
+    def unconfirmed(self) -> int:
+        return sum(s.records for s in self._sent)
+
+    def finish(self, deadline: float) -> int:
+        """End the stream; what the peer read up to our end (it closed in turn) is confirmed."""
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._settle(sock)
+            if self._sent:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_WR)
+                if self._peer_read_all(sock, deadline):
+                    self._confirmed += len(self._sent)
+                    self._sent.clear()
+        self._drop()
+        if self._sent:
+            log.warning("closing with records the peer has not confirmed", extra={
+                "event": "SinkUnconfirmed", "sink": self.name, "records": self.unconfirmed()})
+        return self._confirmed
+
+    def _peer_read_all(self, sock: socket.socket, deadline: float) -> bool:
+        """After our shutdown: True once the peer closed cleanly (it read our end of stream)."""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                readable, _, _ = select.select([sock], [], [], min(left, 0.05))
+                if not readable:
+                    continue
+                data = sock.recv(65536)
+            except (ssl.SSLWantReadError, BlockingIOError):
+                continue
+            except (OSError, ValueError):
+                return False
+            if not data:
+                return unsent_bytes(sock) in (0, -1)
 
     def close(self) -> None:
-        """Wait briefly for the peer to acknowledge what was sent, then close."""
-        if self._sock is not None:
-            if not self._wait_confirmed(self._sock, time.monotonic() + min(5.0, self.endpoint.timeout)):
-                log.warning("closing with lines the peer has not confirmed", extra={
-                    "event": "SinkUnconfirmed", "sink": self.name,
-                    "lines": sum(n for _, n in self._unconfirmed)})
-            with contextlib.suppress(OSError):
-                self._sock.shutdown(socket.SHUT_WR)
-        self._drop()
+        self.finish(time.monotonic() + min(5.0, self.endpoint.timeout))

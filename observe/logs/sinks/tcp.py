@@ -5,6 +5,10 @@ Each record is one JSON line (``?format=`` logstash nested, the default from
 Vector's ``socket`` source and Fluent Bit's ``tcp`` input read it. TLS options:
 ``?ca=/ca.pem&cert=/client.pem&key=/client.key&verify=true``; ``?timeout=10s`` bounds
 connecting and writing. Delivery is at-least-once over TCP (see ``observe.logs.sinks.net``).
+
+``?max_record_bytes=`` (default 32 KiB, newline included: Fluent Bit's ``tcp`` input takes
+32 KB by default and drops the connection on a longer message) bounds one line; a longer
+record is cut by ``observe.logs.sinks.base.fit_doc`` and flagged ``log.truncated``.
 """
 
 from __future__ import annotations
@@ -12,16 +16,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from observe.logs.formats import render_batch
-from observe.logs.sinks.base import check_format, query_options
+from observe.logs.formats import render, render_batch
+from observe.logs.sinks.base import check_format, fit_doc, option_size, query_options
 from observe.logs.sinks.net import StreamSink, bad, parse_endpoint
 from observe.model import Record
 
-_KNOWN = {"format", "timeout", "ca", "cert", "key", "verify"}
+_KNOWN = {"format", "timeout", "ca", "cert", "key", "verify", "max_record_bytes"}
+DEFAULT_MAX_RECORD = 32 << 10
 
 
 class TcpSink(StreamSink):
-    """JSON lines over TCP or TLS; ``duplicates`` counts lines re-sent after a reconnect."""
+    """JSON lines over TCP or TLS; ``resent`` counts lines sent again after a reconnect."""
 
     def __init__(self, url: str, default_format: str) -> None:
         tls = urlsplit(url).scheme == "tcp+tls"
@@ -30,8 +35,27 @@ class TcpSink(StreamSink):
         if unknown:
             raise bad(url, f"unknown option {unknown[0]!r} (known: {', '.join(sorted(_KNOWN))})")
         self.fmt = check_format(url, opts.get("format", default_format))
+        self.max_record_bytes = option_size(url, opts, "max_record_bytes", DEFAULT_MAX_RECORD)
         endpoint = parse_endpoint(url, None, tls)
         super().__init__(url, f"tcp:{endpoint.address}", endpoint, self._encode)
 
     def _encode(self, records: Sequence[Record]) -> bytes:
-        return render_batch([r.doc for r in records], self.fmt)
+        fmt, limit = self.fmt, self.max_record_bytes
+        data = render_batch([r.doc for r in records], fmt)
+        if len(data) <= limit:
+            return data
+        if fmt == "text":  # a text record may span lines: one at a time
+            lines = [render(r.doc, fmt) for r in records]
+        else:
+            lines = data.split(b"\n")[:-1]
+            if max(map(len, lines)) < limit:
+                return data
+        out = []
+        for record, line in zip(records, lines, strict=True):
+            if len(line) >= limit:
+                fitted = fit_doc(record.doc, limit, lambda d: len(render(d, fmt)) + 1)
+                if fitted is not None:
+                    line = render(fitted, fmt)
+                    self.count_truncated(record, limit)
+            out.append(line)
+        return b"\n".join(out) + b"\n"

@@ -82,13 +82,15 @@ def test_tcp_down_receiver_fails_then_reconnects(lines: LineServer) -> None:
         wait_for(lambda: lines.count() == 1, "the first line")
         lines.stop(timeout=1)  # graceful: our side sees EOF before the next write
         batch = [rec(1), rec(2)]
+        with pytest.raises(SinkError, match="closed the connection"):  # noticed before writing
+            sink.write(batch)
         with pytest.raises(SinkError, match="cannot connect"):
             sink.write(batch)
         lines.start()
         sink.write(batch)
         wait_for(lambda: lines.count() == 3, "every line after the restart")
         assert [json.loads(b)["message"] for b in lines.lines] == ["m0", "m1", "m2"]
-        assert sink.connects == 2 and lines.connections == 2 and sink.duplicates == 0
+        assert sink.connects == 2 and lines.connections == 2 and sink.resent == 0
     finally:
         sink.close()
 
@@ -115,12 +117,15 @@ def test_tcp_replays_what_a_crashed_receiver_did_not_acknowledge() -> None:
         server = LineServer(port)
         server.start()
         try:
-            sink.write([rec(2001)])  # the reset is noticed; the unconfirmed lines go out again first
+            with pytest.raises(SinkError, match="reset the connection"):
+                sink.write([rec(2001)])  # the reset is noticed before writing
+            sink.write([rec(2001)])  # the unconfirmed lines go out again first
             wait_for(lambda: server.count() >= 2001, "the replayed lines")
             messages = [json.loads(b)["message"] for b in server.lines]
-            assert messages[-1] == "m2001" and "m0" not in messages
-            assert messages == [f"m{n}" for n in range(1, 2002)], "replayed whole, in order"
-            assert sink.duplicates == 2000
+            # m0 was read, but acknowledged less than a second before the reset: it may come again.
+            assert messages in ([f"m{n}" for n in range(1, 2002)], [f"m{n}" for n in range(2002)]), \
+                "replayed whole, in order"
+            assert sink.resent == len(messages) - 1
         finally:
             server.stop(timeout=2)
     finally:
@@ -141,7 +146,7 @@ def test_fluentd_packed_forward_with_event_time_and_tags(fluent: FluentServer) -
         first = fluent.events[0][2]
         assert first["container"]["name"] == "web-1" and first["observe"]["time_ns"] == T0
         assert [c[1] for c in fluent.chunks] == [2, 1] and all(c[0] for c in fluent.chunks)
-        assert sink.duplicates == 0  # type: ignore[attr-defined]
+        assert sink.resent == 0  # type: ignore[attr-defined]
     finally:
         sink.close()
 
@@ -172,10 +177,10 @@ def test_fluentd_unacknowledged_chunk_is_sent_again() -> None:
             sink.write(batch)
         sink.write(batch)  # what the delivery loop does after a backoff
         assert [c[0] for c in server.chunks] == [withheld[0], withheld[0]], "re-sent with the same chunk id"
-        assert sink.duplicates == 3 and sink.connects == 2
+        assert sink.resent == 3 and sink.connects == 2
         assert [r["message"] for r in server.records()] == ["m0", "m1", "m2"] * 2
         sink.write([rec(9)])
-        assert sink.duplicates == 3
+        assert sink.resent == 3
     finally:
         sink.close()
         server.stop(timeout=2)
