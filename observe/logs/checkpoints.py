@@ -13,7 +13,6 @@ import logging
 import os
 import tempfile
 import threading
-from dataclasses import asdict
 from pathlib import Path
 
 import orjson
@@ -87,7 +86,7 @@ class CheckpointStore:
         with self._lock:
             if not self._dirty:
                 return
-            payload = orjson.dumps({"version": 1, "containers": {k: asdict(v) for k, v in self._positions.items()}})
+            payload = orjson.dumps({"version": 1, "containers": {k: v._asdict() for k, v in self._positions.items()}})
             self._dirty = False
         fd, tmp = tempfile.mkstemp(prefix=".positions-", dir=self.dir)
         try:

@@ -25,6 +25,7 @@ from observe.timefmt import format_ns, parse_ns
 log = logging.getLogger(__name__)
 
 READ_SIZE = 1 << 20
+_SCALE = tuple(10 ** (9 - n) for n in range(10))  # fraction digits -> ns
 
 
 def inode_key(st: os.stat_result) -> str:
@@ -101,6 +102,7 @@ class JsonFileReader:
         self._buf = b""
         self._last_ns = position.time_ns if position else 0
         self._seq = position.seq if position else -1
+        self._seconds: dict[str, int] = {}  # 'YYYY-MM-DDTHH:MM:SS' -> ns of that second
         self._open_at(position)
 
     # -- opening -----------------------------------------------------------------------
@@ -265,6 +267,9 @@ class JsonFileReader:
         last_ns, seq = self._last_ns, self._seq
         loads = orjson.loads
         append = out.append
+        seconds = self._seconds
+        if len(seconds) > 4096:
+            seconds.clear()
         for raw in complete.split(b"\n")[:-1]:
             offset += len(raw) + 1
             if not raw:
@@ -274,7 +279,15 @@ class JsonFileReader:
                 text = doc["log"]
                 stream = doc.get("stream", "stdout")
                 stamp = doc["time"]
-                time_ns = parse_ns(stamp)
+                # dockerd writes RFC3339Nano in UTC: the second's prefix is cached, the fraction added.
+                frac = stamp[20:-1]
+                base = seconds.get(stamp[:19]) if stamp[19:20] == "." and stamp[-1:] == "Z" else None
+                if base is not None and frac.isdigit() and len(frac) <= 9:
+                    time_ns = base + int(frac) * _SCALE[len(frac)]
+                else:
+                    time_ns = parse_ns(stamp)
+                    if stamp[19:20] == "." and stamp[-1:] == "Z":
+                        seconds[stamp[:19]] = time_ns - time_ns % 1_000_000_000
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 # A corrupt line (torn write, disk trouble): keep its bytes as a line of text.
                 text = raw.decode("utf-8", "replace")
@@ -286,12 +299,11 @@ class JsonFileReader:
                 seq += 1
             else:
                 last_ns, seq = time_ns, 0
-            if text.endswith("\n"):
-                partial = False
-                text = text[:-1]
+            if text[-1:] == "\n":
+                append(LogLine(time_ns, stream, text[:-1], False, "\ufffd" in text,
+                               LogPosition(time_ns, seq, fid, offset)))
             else:
-                partial = True
-            append(LogLine(time_ns, stream, text, partial, "\ufffd" in text, LogPosition(time_ns, seq, fid, offset)))
+                append(LogLine(time_ns, stream, text, True, "\ufffd" in text, LogPosition(time_ns, seq, fid, offset)))
         cur.offset = offset
         self._last_ns, self._seq = last_ns, seq
 
