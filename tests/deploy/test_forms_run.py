@@ -23,8 +23,8 @@ import yaml
 
 from tests.conftest import RUN_ID, RUN_LABEL, Containers
 from tests.deploy.manifests import COMPOSE, kind, kubernetes
-from tests.nethelpers import free_port, http_get
-from tests.waiting import wait_for
+from tests.support.nethelpers import free_port, http_get
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.engine
 SECOND = 1_000_000_000

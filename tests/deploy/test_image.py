@@ -17,8 +17,8 @@ import docker
 import pytest
 
 from tests.conftest import RUN_ID, RUN_LABEL, Containers
-from tests.nethelpers import free_port, http_get
-from tests.waiting import wait_for
+from tests.support.nethelpers import free_port, http_get
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.engine
 LINES = 40
