@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from dashboards import shipped_files
-from dashboards.build import GRAFANA_VERSION
+from dashboards.render import GRAFANA_VERSION
 from observe.config import OPTIONS, load_config
 from tests.deploy.manifests import (
     COMPOSE,
