@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dashboards.panels import Dashboard, Json, Panel, Row, Target
+from dashboards.panels import SEL, Dashboard, Json, Panel, Row, Target
 
 SCHEMA_VERSION = 39
 GRAFANA_VERSION = "10.4.0"
@@ -143,6 +143,26 @@ def _layout(items: tuple[Panel | Row, ...]) -> Iterator[Json]:
 PANEL_NAMES = {"timeseries": "Time series", "stat": "Stat", "state-timeline": "State timeline"}
 
 
+RUNNING = 'observe_container_info{' + SEL + ', service=~"$service", state="running"}'
+DEPLOY_WINDOW = "5m"
+# A deploy: a service that ran before now runs an (image, image_id) it did not run DEPLOY_WINDOW ago; image_id
+# changes also when a tag is rebuilt. observe logs the same change as ServiceImageChanged.
+DEPLOYS = (f"count by (job, instance, service, image, image_id) ({RUNNING}) "
+           f"unless count by (job, instance, service, image, image_id) ({RUNNING} offset {DEPLOY_WINDOW}) "
+           f"and on(job, instance, service) count by (job, instance, service) "
+           f"(observe_container_info{{{SEL}, service=~\"$service\"}} offset {DEPLOY_WINDOW})")
+
+
+def deploy_annotation() -> Json:
+    """Deploy markers on every dashboard: an annotation where a service's replicas moved to another image."""
+    return {
+        "datasource": dict(DATASOURCE), "enable": True, "hide": False, "iconColor": "#FF9830",
+        "name": "Deploys", "expr": DEPLOYS, "step": "30s", "titleFormat": "Deploy: {{service}}",
+        "textFormat": "{{image}} ({{image_id}}) on {{instance}}", "tagKeys": "service,instance",
+        "useValueForTime": False,
+    }
+
+
 def render(d: Dashboard) -> Json:
     """The dashboard in Grafana's Classic JSON model, ready to import or provision."""
     kinds = sorted({i.kind for i in d.items if isinstance(i, Panel)})
@@ -156,7 +176,8 @@ def render(d: Dashboard) -> Json:
         ],
         "annotations": {"list": [{
             "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True, "hide": True,
-            "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard"}]},
+            "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard"},
+            deploy_annotation()]},
         "description": d.description,
         "editable": True,
         "fiscalYearStartMonth": 0,

@@ -209,8 +209,8 @@ def _oom_killed(c: ContainerInfo) -> Iterable[Series]:
 
 CONTAINERS: tuple[MetricSpec[ContainerInfo], ...] = (
     MetricSpec("observe_container_info", "Container metadata; always 1. Selected containers, running or not.",
-               GAUGE, "", ("state", "health", "service", "service_kind"),
-               lambda c: [((c.state, c.health, c.service.name, c.service.kind), 1.0)]),
+               GAUGE, "", ("state", "health", "service", "service_kind", "image_id"),
+               lambda c: [((c.state, c.health, c.service.name, c.service.kind, c.image_id), 1.0)]),
     MetricSpec("observe_container_restarts_total", "Times the engine restarted the container (RestartCount).",
                COUNTER, "", (), lambda c: _one(c.restart_count)),
     MetricSpec("observe_container_exit_code", "Exit code of the container's last exit; only for stopped "

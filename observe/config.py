@@ -151,6 +151,7 @@ OPTIONS: tuple[Option, ...] = (
         "label_allowlist", _label_key, (),
         "label keys copied into log records and metric labels, repeatable", "KEY", repeatable=True,
     ),
+    Option("host_name", _text, "", "host.name of every record (empty: the engine's host name)", "NAME"),
     Option("state_dir", _text, "/var/lib/observe", "where checkpoints are kept", "DIR"),
     Option("interval", _positive_duration, 1.0, "stats sampling interval", "DURATION"),
     Option("listen", _text, "127.0.0.1:10077", "exporter address host:port", "ADDR"),
@@ -221,6 +222,7 @@ class Config:
     image: tuple[str, ...] = ()
     service_label: str = ""
     label_allowlist: tuple[str, ...] = ()
+    host_name: str = ""
     state_dir: str = "/var/lib/observe"
     interval: float = 1.0
     listen: str = "127.0.0.1:10077"

@@ -52,12 +52,14 @@ class Core:
 
     # -- logs ------------------------------------------------------------------------------
     def normalise_options(self) -> NormaliseOptions:
-        """How records are built, from the configuration; ``host.name`` is the engine's host."""
+        """How records are built, from the configuration; ``host.name`` is ``--host-name``, else the engine's host."""
         cfg = self.config
-        try:
-            host = str(self.engine.info().get("Name") or "")
-        except ObserveError:
-            host = ""
+        host = cfg.host_name
+        if not host:
+            try:
+                host = str(self.engine.info().get("Name") or "")
+            except ObserveError:
+                host = ""
         return NormaliseOptions(
             host_name=host,
             label_allowlist=cfg.label_allowlist,

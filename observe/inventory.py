@@ -104,6 +104,7 @@ class Inventory:
         self._event_listeners: list[EventListener] = []
         self._events: deque[ContainerEvent] = deque(maxlen=history)
         self._seen: deque[tuple[int, str, str]] = deque(maxlen=512)
+        self._images: dict[tuple[str, str], tuple[str, str]] = {}  # service -> the image of its newest replica
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stream: Any = None
@@ -200,11 +201,26 @@ class Inventory:
         if now and not was:
             log.log(logging.INFO if event else logging.DEBUG, "container in view",
                     extra={"event": "InventoryContainerAdded", "container": new.name})
+            self._note_image(new)
             self._emit(InventoryChange(ADDED, new, event))
         elif now and was and (old != new or event is not None):
             self._emit(InventoryChange(UPDATED, new, event))
         elif was and old is not None:
             self._emit(InventoryChange(REMOVED, new, event))
+
+    def _note_image(self, c: ContainerInfo) -> None:
+        """A deploy marker: log ``ServiceImageChanged`` when a service's new replica runs another image (or the
+        same tag pointing at another image) than the replica added before it. The first one seen is not a change."""
+        key = (c.service.kind, c.service.name)
+        now = (c.image, c.image_id)
+        with self._lock:
+            before = self._images.get(key)
+            self._images[key] = now
+        if before is not None and before != now:
+            log.info("service image changed", extra={
+                "event": "ServiceImageChanged", "service": c.service.name, "service_kind": c.service.kind,
+                "container": c.name, "image": c.image, "image_id": c.image_id,
+                "previous_image": before[0], "previous_image_id": before[1]})
 
     def _drop(self, container_id: str, event: ContainerEvent | None) -> None:
         with self._lock:

@@ -2,7 +2,7 @@
 # Make sure a Docker engine answers and the test images exist.
 #
 # Does nothing when an engine already answers on DOCKER_HOST (or the default socket).
-# Otherwise installs Debian's docker.io and busybox-static, starts dockerd with no bridge
+# Otherwise installs Debian's docker.io and busybox-static (and the tools the tests use), starts dockerd with no bridge
 # network (containers get no network, or --network host), and waits for it.
 # Then imports the busybox test image from busybox-static when it is missing.
 set -euo pipefail
@@ -20,6 +20,9 @@ dpkg -s busybox-static >/dev/null 2>&1 || need_packages+=(busybox-static)
 command -v promtool >/dev/null 2>&1 || need_packages+=(prometheus)
 command -v tmux >/dev/null 2>&1 || need_packages+=(tmux)
 command -v syslog-ng >/dev/null 2>&1 || need_packages+=(syslog-ng-core)
+# The deploy tests: a Debian base image for the observe image, and the compose file run for real.
+command -v debootstrap >/dev/null 2>&1 || need_packages+=(debootstrap)
+command -v docker-compose >/dev/null 2>&1 || need_packages+=(docker-compose)
 if [ ${#need_packages[@]} -gt 0 ]; then
   say "installing ${need_packages[*]}"
   export DEBIAN_FRONTEND=noninteractive
