@@ -5,6 +5,7 @@
 - The faces never import the engine boundary or the composition root: they read the core through
   their own ``coreview`` Protocols.
 - Nothing imports ``tui.app`` but the TUI's entry point.
+- No module of the product is much over 400 lines.
 - No import cycle among modules (imports under ``if TYPE_CHECKING:`` excepted: they never run).
 """
 
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("observe", "exporters", "tui", "dashboards")
 FACES = ("exporters", "tui", "dashboards")
 DOCKER = ("docker", "requests", "urllib3")
-MAX_LINES = 420
+MAX_LINES = 450  # "about 400": a module past this wants splitting by concern
 
 
 @dataclass(frozen=True)
@@ -173,3 +174,8 @@ def test_no_import_cycles() -> None:
 def test_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_is_a_house_of_its_own() -> None:
+    long = {module_name(p): n for p in source_files() if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
