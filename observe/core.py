@@ -17,7 +17,7 @@ from observe.engine import CONTAINER_VERBS, Engine, ExecSocket
 from observe.errors import ObserveError
 from observe.inventory import Inventory
 from observe.logs.normalise import LogPipeline, NormaliseOptions
-from observe.model import ContainerInfo, LogLine, Record
+from observe.model import ContainerInfo, LogLine, Record, StreamState
 from observe.stats.sampler import StatsSampler, choose_backend
 from observe.telemetry import LogCounters, SinkStatus
 
@@ -115,12 +115,14 @@ class Core:
         return self.delivery.statuses() if self.delivery is not None else []
 
     def follow_logs(self, container_id: str, on_records: Callable[[list[Record]], None],
-                    tail: int = 500) -> Callable[[], None]:
+                    tail: int = 500, on_state: Callable[[StreamState], None] | None = None) -> Callable[[], None]:
         """Stream a container's normalised records (the last ``tail`` first) to ``on_records``.
 
         ``on_records`` is called from a core thread with batches in order; the returned
         function stops the stream. Reads through the engine API, so it works remotely and
-        needs no checkpoint.
+        needs no checkpoint. The stream persists through engine outages and restarts of the
+        container (resuming where it was, with a backoff); ``on_state`` is told where it stands
+        (``StreamState``: following, retrying, waiting, ended, error) from a core thread.
 
         Raises:
             ContainerNotFound: no such container.
@@ -132,10 +134,15 @@ class Core:
         info = self.inventory.get(container_id)
         if info is None:
             info = from_inspect(self.engine.inspect(container_id), self.engine.info(), self.config.service_label)
-        reader = ApiLogReader(self.engine, info.id, tty=info.tty, follow=True, tail=tail,
-                              stall_timeout=self.config.stall_timeout)
-        pipeline = LogPipeline(info, self.normalise_options())
         stopped = threading.Event()
+
+        def state(new: StreamState) -> None:
+            if on_state is not None and not stopped.is_set():
+                on_state(new)
+
+        reader = ApiLogReader(self.engine, info.id, tty=info.tty, follow=True, tail=tail,
+                              stall_timeout=self.config.stall_timeout, persistent=True, on_state=state)
+        pipeline = LogPipeline(info, self.normalise_options())
         name = info.name
 
         def deliver(records: list[Record]) -> None:
@@ -146,9 +153,21 @@ class Core:
             now = time.monotonic()
             deliver([r for line in batch for r in pipeline.feed(line, now)])
 
+        def ended(err: BaseException | None) -> None:
+            if err is not None:
+                why = str(err) if isinstance(err, ObserveError) else f"{type(err).__name__}: {err}"
+                state(StreamState("error", why))
+            elif reader.state.kind != "ended":
+                state(StreamState("ended", "the stream ended"))
+
         def run() -> None:
-            pump_api(reader, feed, lambda: deliver(pipeline.flush_due(time.monotonic())), stopped, 0.25, name)
-            deliver(pipeline.flush_all())
+            try:
+                pump_api(reader, feed, lambda: deliver(pipeline.flush_due(time.monotonic())), stopped, 0.25, name,
+                         on_end=ended)
+                deliver(pipeline.flush_all())
+            except Exception as err:  # the pipeline or a callback: the stream's end, reported, not a dead thread
+                log.exception("log follower failed", extra={"event": "LogStreamFailed", "container": name})
+                state(StreamState("error", f"{type(err).__name__}: {err}"))
 
         threading.Thread(target=run, name=f"observe-logs-{info.short_id}", daemon=True).start()
 

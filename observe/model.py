@@ -178,3 +178,18 @@ class Record(NamedTuple):
     position: LogPosition | None
     lines: int
     nbytes: int
+
+
+STREAM_STATES = ("following", "retrying", "waiting", "ended", "error")
+"""What a followed log stream can be doing: reading; reopening after a failure (with a backoff);
+waiting for its stopped container to run again; over (the container was removed, or it stopped
+and nobody waits for it); failed for a reason retrying would not cure by itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamState:
+    """Where a followed log stream stands, for a face to show (``kind`` is one of ``STREAM_STATES``)."""
+
+    kind: str
+    detail: str = ""
+

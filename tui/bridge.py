@@ -16,7 +16,7 @@ from typing import Any
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from observe.model import ContainerEvent
+from observe.model import ContainerEvent, StreamState
 
 
 class ContainersChanged(Message):
@@ -29,6 +29,14 @@ class EngineEventArrived(Message):
     def __init__(self, event: ContainerEvent) -> None:
         super().__init__()
         self.event = event
+
+
+class LogStreamChanged(Message):
+    """A followed log stream's state changed (following, retrying, waiting, ended, error)."""
+
+    def __init__(self, state: StreamState) -> None:
+        super().__init__()
+        self.state = state
 
 
 class LogsPending(Message):

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from observe.config import Config
-from observe.model import ContainerEvent, ContainerInfo, Record
+from observe.model import ContainerEvent, ContainerInfo, Record, StreamState
 from observe.stats.snapshot import StatsSnapshot
 from tui.terminal import ExecSession
 
@@ -69,4 +69,4 @@ class CoreView(Protocol):
     def open_exec(self, container_id: str, argv: Sequence[str]) -> ExecSession: ...
 
     def follow_logs(self, container_id: str, on_records: Callable[[list[Record]], None],
-                    tail: int = 500) -> Callable[[], None]: ...
+                    tail: int = 500, on_state: Callable[[StreamState], None] | None = None) -> Callable[[], None]: ...

@@ -33,4 +33,4 @@ def cmd_tui(args: argparse.Namespace, config: Config) -> int:
     finally:
         root.handlers = saved
         core.stop()
-    return 0
+    return app.return_code or 0  # 1 when the app died of an exception: never a crash with status 0

@@ -15,17 +15,21 @@ import logging
 import re
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from observe.engine import Engine, LogStream, StreamStalled
 from observe.errors import ContainerNotFound, EngineUnavailable
-from observe.model import LogLine, LogPosition
+from observe.model import LogLine, LogPosition, StreamState
 from observe.timefmt import parse_ns
 
 log = logging.getLogger(__name__)
 
 PARTIAL_SIZE = 16 * 1024
 RECENT_LINES = 65536
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 5.0
+"""Seconds between reopens of a stream that gave nothing (a crash-looping container, an engine that is
+down): doubling from the first to the max, back to none as soon as a stream gives lines."""
 _TS = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) ")
 
 
@@ -82,6 +86,10 @@ class ApiLogReader:
         follow: keep reading until the container stops or ``close()``.
         tail: only the last N lines at the first open.
         stall_timeout: seconds without data before the stream is reopened from the last position.
+        persistent: keep following through engine outages and container restarts (a viewer's stream):
+            end only on ``close()`` or when the container is removed.
+        on_state: told (from the reading thread) when the stream starts following, retries, waits
+            for its container to run again, or ends.
     """
 
     def __init__(
@@ -95,8 +103,13 @@ class ApiLogReader:
         tail: int | None = None,
         since_ns: int = 0,
         stall_timeout: float = 10.0,
+        persistent: bool = False,
+        on_state: Callable[[StreamState], None] | None = None,
     ) -> None:
         self.engine = engine
+        self.persistent = persistent
+        self.on_state = on_state
+        self.state = StreamState("following")
         self.container_id = container_id
         self.tty = tty
         self.follow = follow
@@ -153,33 +166,61 @@ class ApiLogReader:
         elif time_ns == self.last_ns:
             self.last_seq += 1
 
+    def _report(self, kind: str, detail: str = "") -> None:
+        state = StreamState(kind, detail)
+        if state != self.state:
+            self.state = state
+            if self.on_state is not None:
+                self.on_state(state)
+
     def batches(self) -> Iterator[list[LogLine]]:
         """Batches of new lines, in order. Ends when the container stops (or, without follow, at the end).
 
+        A stream that ends cleanly but gave nothing is reopened after a growing pause (a
+        container that crash-loops is "running" between restarts), never in a tight loop.
+
         Raises:
             ContainerNotFound: the container is gone.
-            EngineUnavailable: the engine stayed unreachable.
+            EngineUnavailable: the engine stayed unreachable (not when ``persistent``: then it retries).
         """
         first = True
+        backoff = 0.0
         while not self._closed.is_set():
+            if backoff and self._closed.wait(backoff):
+                return
             self._skip_ns, self._skip_seq, self._at_skip = self.last_ns, self.last_seq, 0
             try:
                 self._stream = self._open(first)
             except ContainerNotFound:
+                self._report("ended", "the container was removed")
                 return
+            except EngineUnavailable as err:
+                if not (self.follow and self.persistent):
+                    raise
+                self.reopens += 1
+                backoff = min(BACKOFF_MAX, max(BACKOFF_FIRST, backoff * 2))
+                self._report("retrying", str(err))
+                continue
             first = False
             buffers = {"stdout": _StreamBuffer("stdout"), "stderr": _StreamBuffer("stderr")}
             ended_cleanly = False
+            gave = False
+            if self.state.kind == "retrying":
+                self._report("following")
             try:
                 for kind, payload in self._stream:
                     batch = self._lines(buffers[kind].feed(payload), kind)
                     if batch:
+                        if not gave:
+                            gave = True
+                            self._report("following")
                         yield batch
                 ended_cleanly = True
             except StreamStalled:
                 self.reopens += 1
                 log.debug("log stream idle or stalled; reopening from the last position",
                           extra={"event": "LogStreamReopened", "container": self.container_id})
+                backoff = 0.0
                 continue
             except EngineUnavailable as err:
                 if self._closed.is_set():
@@ -187,7 +228,8 @@ class ApiLogReader:
                 log.warning("log stream dropped; reopening", extra={"event": "LogStreamDropped",
                                                                     "container": self.container_id, "error": str(err)})
                 self.reopens += 1
-                self._closed.wait(1.0)
+                backoff = min(BACKOFF_MAX, max(1.0, backoff * 2))
+                self._report("retrying", str(err))
                 continue
             finally:
                 if self._stream is not None:
@@ -196,15 +238,34 @@ class ApiLogReader:
                 for kind, buffer in buffers.items():
                     batch = self._lines(buffer.feed(b"", final=True), kind)
                     if batch:
+                        gave = True
                         yield batch
-                if not self.follow or self._closed.is_set() or not self._still_running():
+                if not self.follow or self._closed.is_set():
                     return
+                running = self._running()
+                if running is None:
+                    return
+                if not running:
+                    if not self.persistent:
+                        self._report("ended", "the container stopped")
+                        return
+                    if self.state.kind != "retrying":
+                        self._report("waiting", "the container is not running")
                 self.reopens += 1
+                backoff = 0.0 if gave else min(BACKOFF_MAX, max(BACKOFF_FIRST, backoff * 2))
 
-    def _still_running(self) -> bool:
+    def _running(self) -> bool | None:
+        """Whether the container runs; None once it is gone. An engine that cannot say is "not
+        running" (after reporting ``retrying``) when persistent, an error otherwise."""
         try:
             state = self.engine.inspect(self.container_id).get("State") or {}
         except ContainerNotFound:
+            self._report("ended", "the container was removed")
+            return None
+        except EngineUnavailable as err:
+            if not self.persistent:
+                raise
+            self._report("retrying", str(err))
             return False
         return bool(state.get("Running"))
 

@@ -196,12 +196,16 @@ class Follower:
 
 
 def pump_api(reader: ApiLogReader, feed: Callable[[list[LogLine]], None], tick: Callable[[], None],
-             stopping: threading.Event, interval: float, name: str) -> None:
+             stopping: threading.Event, interval: float, name: str,
+             on_end: Callable[[BaseException | None], None] | None = None) -> None:
     """Run a blocking API reader on its own thread; ``feed`` batches here and ``tick`` when idle.
 
-    The tick is what releases a held multi-line record of a container that went quiet.
+    The tick is what releases a held multi-line record of a container that went quiet. Every
+    error of the reader ends the stream with a ``LogStreamFailed`` event (a reader thread never
+    dies silently); ``on_end`` is told how the reading ended (None: it ended cleanly).
     """
     inbox: queue.Queue[list[LogLine] | None] = queue.Queue(maxsize=64)
+    ended: list[BaseException | None] = [None]
 
     def pump() -> None:
         try:
@@ -213,7 +217,12 @@ def pump_api(reader: ApiLogReader, feed: Callable[[list[LogLine]], None], tick: 
                     except queue.Full:
                         continue
         except ObserveError as err:
+            ended[0] = err
             log.warning("log stream failed", extra={"event": "LogStreamFailed", "container": name, "error": str(err)})
+        except Exception as err:  # a fault of ours or of a library: report it as the stream's end, never die silently
+            ended[0] = err
+            log.exception("log stream failed", extra={"event": "LogStreamFailed", "container": name,
+                                                      "error": repr(err)})
         finally:
             inbox.put(None)
 
@@ -229,6 +238,8 @@ def pump_api(reader: ApiLogReader, feed: Callable[[list[LogLine]], None], tick: 
             break
         feed(batch)
     pumper.join(timeout=5)
+    if on_end is not None:
+        on_end(ended[0])
 
 
 class Collector:

@@ -15,7 +15,7 @@ from typing import Any
 
 from observe.config import Config
 from observe.engine.inspect import from_inspect
-from observe.model import ContainerEvent, ContainerInfo, Record
+from observe.model import ContainerEvent, ContainerInfo, Record, StreamState
 from observe.stats.sample import InterfaceCounters, Sample
 from observe.stats.snapshot import ContainerStats, SamplerHealth, StatsSnapshot
 from tui.terminal import ExecSession
@@ -199,7 +199,7 @@ class FakeCore:
         return self.sessions[-1]
 
     def follow_logs(self, container_id: str, on_records: Callable[[list[Record]], None],
-                    tail: int = 500) -> Callable[[], None]:
+                    tail: int = 500, on_state: Callable[[StreamState], None] | None = None) -> Callable[[], None]:
         on_records(list(RECORDS))
         return lambda: None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from observe.model import Record
+from observe.model import Record, StreamState
 from tests.tui.fakecore import RECORDS, FakeCore, fixed_clock, record
 from tests.tui.helpers import until
 from tui.app import make_app
@@ -27,11 +27,13 @@ class PushingCore(FakeCore):
     def __init__(self) -> None:
         super().__init__()
         self.push: Callable[[list[Record]], None] | None = None
+        self.state: Callable[[StreamState], None] | None = None
 
     def follow_logs(self, container_id: str, on_records: Callable[[list[Record]], None],
-                    tail: int = 500) -> Callable[[], None]:
+                    tail: int = 500, on_state: Callable[[StreamState], None] | None = None) -> Callable[[], None]:
         self.push = on_records
-        return super().follow_logs(container_id, on_records, tail)
+        self.state = on_state
+        return super().follow_logs(container_id, on_records, tail, on_state)
 
 
 async def test_pause_save_wrap_and_timestamps(tmp_path: Path) -> None:
@@ -88,3 +90,23 @@ async def test_actions_ask_first_and_the_palette_lists_them() -> None:
             assert wanted in titles
         await pilot.press("e")  # no real terminal under run_test: the session is closed and a notification says why
         assert app.is_running and len(core.sessions) == 1 and core.sessions[0].closed
+
+
+async def test_back_at_once_after_open_never_crashes() -> None:
+    # Escape can arrive before the detail screen has composed its panes (a busy host, a fast hand).
+    core = FakeCore()
+    app = make_app(core, clock=fixed_clock, refresh_interval=3600)  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.main.shown_ids(), "rows")
+        for n in range(8):
+            app.open_detail(API_1, "logs")
+            screen = app.screen
+            assert isinstance(screen, DetailScreen)
+            screen.action_back()  # before compose
+            screen.action_tab("stats")
+            await pilot.pause()
+            await until(pilot, lambda: app.screen is app.main, f"back on the list (round {n})")
+        for n in range(8):
+            await pilot.press("enter", "escape")  # no pause between open and back
+            await until(pilot, lambda: app.screen is app.main, f"back on the list after keys (round {n})")
+        assert app.return_code in (None, 0)

@@ -136,11 +136,12 @@ class InspectPane(Vertical):
         self.query_one("#inspect-tree", Tree).focus()
 
     def close_inputs(self) -> bool:
-        box = self.query_one("#inspect-search", Input)
-        if box.has_class("shown"):
-            box.remove_class("shown")
-            self.query_one("#inspect-tree", Tree).focus()
-            return True
+        """Hide the search box if it is open; True if it was."""
+        for box in self.query("#inspect-search").results(Input):
+            if box.has_class("shown"):
+                box.remove_class("shown")
+                self.query_one("#inspect-tree", Tree).focus()
+                return True
         return False
 
 

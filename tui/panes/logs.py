@@ -6,6 +6,7 @@ drains it at most ``DRAIN_INTERVAL`` apart, so the screen updates ten times a se
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -13,14 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
 from observe.errors import ObserveError
-from observe.model import Record
-from tui.bridge import LogFeed, LogsPending
+from observe.model import Record, StreamState
+from tui.bridge import LogFeed, LogsPending, LogStreamChanged
 from tui.coreview import CoreView
 from tui.logmodel import LogEntry, LogQuery, entry_from_doc, find_match, next_level, pretty_record, render_lines
 from tui.logview import LogView
@@ -30,6 +32,20 @@ LOG_HISTORY = 10_000
 """Entries a logs pane keeps (all levels); the view shows the filtered ones among them."""
 DRAIN_INTERVAL = 0.1
 """At most this often (seconds) the logs pane takes new records: 10 screen updates a second."""
+
+
+def stream_text(state: StreamState) -> str:
+    """The stream's state as the status line says it (markup): what it does, and what the user can do."""
+    detail = escape(state.detail)
+    if state.kind == "following":
+        return "following"
+    if state.kind == "retrying":
+        return f"[b yellow]retrying[/]: {detail}" if detail else "[b yellow]retrying[/]"
+    if state.kind == "waiting":
+        return f"[yellow]waiting[/]: {detail}" if detail else "[yellow]waiting[/]"
+    if state.kind == "ended":
+        return f"[b]ended[/]: {detail} · R to retry" if detail else "[b]ended[/] · R to retry"
+    return f"[b red]error[/]: {detail} · R to retry"
 
 
 class LogsPane(Vertical):
@@ -45,6 +61,7 @@ class LogsPane(Vertical):
         Binding("t", "timestamps", "Times", show=False),
         Binding("w", "wrap", "Wrap", show=False),
         Binding("s", "save", "Save", show=False),
+        Binding("R", "retry", "Retry", show=False),
     ]
     DEFAULT_CSS = """
     LogsPane #log-status { height: 1; background: $boost; padding: 0 1; }
@@ -66,7 +83,9 @@ class LogsPane(Vertical):
         self._last_drain = 0.0
         self._drain_timer = False
         self.feed = LogFeed(self, maxlen=LOG_HISTORY)
-        self.error = ""
+        self.stream = StreamState("following")
+        self._lock = threading.Lock()
+        self._closed = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="log-status")
@@ -76,23 +95,61 @@ class LogsPane(Vertical):
 
     def on_mount(self) -> None:
         self._status()
+        self._start()
+
+    def _start(self) -> None:
         self.run_worker(self._follow, thread=True, name="follow-logs", group="logs")
 
     def _follow(self) -> None:
+        """Open the stream (a worker: it blocks on the engine); a pane closed meanwhile stops it at once."""
         try:
-            self._stop = self.core.follow_logs(self.container_id, self._on_records, tail=500)
+            stop = self.core.follow_logs(self.container_id, self._on_records, tail=500, on_state=self._on_state)
         except ObserveError as err:
-            self.error = str(err)
-            self.app.call_from_thread(self._status)
-            self.app.call_from_thread(self.app.notify, str(err), severity="error")
+            self._on_state(StreamState("error", str(err)))
+            return
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._stop = stop
+        if closed:
+            stop()
 
     def _on_records(self, records: list[Record]) -> None:
         self.feed.on_records(records)
 
+    def _on_state(self, state: StreamState) -> None:
+        """The core's callback (any thread): a message, which an unmounted pane simply never gets."""
+        self.post_message(LogStreamChanged(state))
+
+    def on_log_stream_changed(self, message: LogStreamChanged) -> None:
+        message.stop()
+        self.stream = message.state
+        self._status()
+
+    def _stop_stream(self) -> None:
+        with self._lock:
+            stop, self._stop = self._stop, None
+        if stop is not None:
+            stop()
+
     def on_unmount(self) -> None:
+        with self._lock:
+            self._closed = True
         self.feed.close()
-        if self._stop is not None:
-            self._stop()
+        self._stop_stream()
+
+    def action_retry(self) -> None:
+        """Reopen a stream that ended or failed, from its last 500 lines again."""
+        if self.stream.kind not in ("error", "ended"):
+            self.notify(f"the stream is {self.stream.kind}: nothing to retry")
+            return
+        self._stop_stream()
+        self.feed.drain()
+        self.buffer.clear()
+        self.view.clear()
+        self.stream = StreamState("following")
+        self._status()
+        self._start()
 
     @property
     def view(self) -> LogView:
@@ -137,13 +194,14 @@ class LogsPane(Vertical):
             f"level ≥ {q.min_level}" if q.min_level else "all levels",
             f"regex /{q.pattern}/" if q.pattern else "",
             f"search “{self.view.search}”" if self.view.search else "",
-            "[b]PAUSED[/b]" if self.paused else "following",
+            "[b]PAUSED[/b]" if self.paused else "",
+            stream_text(self.stream),
             f"{len(self.view.entries)}/{len(self.buffer)} lines",
             f"{self.feed.dropped} dropped" if self.feed.dropped else "",
             q.error,
-            self.error,
         ]
-        self.query_one("#log-status", Static).update(" · ".join(p for p in parts if p))
+        for status in self.query("#log-status").results(Static):
+            status.update(" · ".join(p for p in parts if p))
 
     # -- actions -----------------------------------------------------------------------
     def action_level(self) -> None:

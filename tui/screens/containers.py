@@ -224,6 +224,8 @@ class ContainersScreen(Screen[None]):
         return [k for k in self._order if not k.startswith("group:")]
 
     def selected_key(self) -> str | None:
+        if not self.query("#containers"):
+            return None  # not composed yet
         table = self.table
         if table.row_count == 0:
             return None

@@ -81,19 +81,23 @@ class DetailScreen(Screen[None]):
             found.first().focus()
 
     def _refresh_title(self) -> None:
-        self.query_one("#detail-title", Static).update(self._title())
+        for title in self.query("#detail-title").results(Static):
+            title.update(self._title())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (action in ("exec", "exec_command", "run") and self.core.config.read_only)
 
     def action_back(self) -> None:
-        for pane in (self.query_one(LogsPane), self.query_one(InspectPane)):
+        """Close an open search box, else go back. Works at any moment, composed or not (keys can come first)."""
+        for pane in [*self.query(LogsPane), *self.query(InspectPane)]:
             if pane.close_inputs():
                 return
-        self.dismiss(None)
+        if self.is_current:
+            self.dismiss(None)
 
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        for tabs in self.query(TabbedContent).results(TabbedContent):
+            tabs.active = tab
 
     def action_exec(self) -> None:
         self.post_message(ExecShell(self.container_id))
