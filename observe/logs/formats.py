@@ -39,6 +39,7 @@ _NESTED: dict[str, tuple[str, ...]] = {
         "service.name",
         "host.name",
         "observe.time_ns",
+        "observe.truncated_bytes",
         "error.stack_trace",
     )
 }

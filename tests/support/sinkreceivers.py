@@ -186,16 +186,16 @@ class SyslogServer(_Server):
         ok = True
         while buf:
             if self.framing == "newline":
+                if not buf.startswith(b"<"):
+                    self.bad_frames += 1
+                    ok = False
+                    break
                 end = buf.find(b"\n")
                 if end < 0:
                     ok = not (self.max_message and len(buf) >= self.max_message)
                     self.oversize += not ok
                     break
                 message, buf = buf[:end], buf[end + 1:]
-                if not message.startswith(b"<"):
-                    self.bad_frames += 1
-                    ok = False
-                    break
             else:
                 space = buf.find(b" ")
                 if space < 0:

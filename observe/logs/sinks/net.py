@@ -241,9 +241,11 @@ class StreamSink:
     TCP acknowledged all of its bytes (``SIOCOUTQ``) and then either a second passed with the
     connection intact or 16 MiB more were acknowledged (what a receiver took from the network
     but had not read yet is lost if it dies; more than its socket buffer cannot be unread), or
-    the peer closed the connection cleanly (a FIN: it had read all it acknowledged; a receiver
-    closing with unread data resets the connection instead). Until then the bytes are kept;
-    when the connection ends they are sent first on the next one and counted in ``resent``.
+    the peer closed the connection only after reading our end of stream (at ``finish``). A
+    peer that closes or resets the connection itself confirms nothing it had not settled: it
+    may have read and refused it (a framing error, a message too long). Until confirmed the
+    bytes are kept; when the connection ends they are sent first on the next one and counted
+    in ``resent``.
 
     Args:
         url: the sink URL (for names and messages).
@@ -302,14 +304,6 @@ class StreamSink:
     def _check(self, sock: socket.socket) -> None:
         """Raise SinkError when the peer closed or reset the connection (its unconfirmed data is kept)."""
         state = peer_state(sock)
-        if state == CLOSED:
-            # A FIN, not a reset: the peer's receive queue was empty when it closed, so what its TCP
-            # acknowledged was read. (Closing with unread data sends a reset instead.)
-            with contextlib.suppress(OSError, ValueError):
-                self._settle(sock)
-            while self._sent and self._sent[0].acked_at:
-                self._sent.popleft()
-                self._confirmed += 1
         if state != OPEN:
             self._drop()
             how = "closed" if state == CLOSED else "reset"
