@@ -9,9 +9,10 @@ the application's own fields, which keep their shape. The formats:
 - ``text``: a human line ``<@timestamp> <container> <LEVEL> <message>``, coloured by level
   when asked; a stack trace follows on its own lines, so a text record may span lines.
 
-Only the normaliser's own dotted keys are nested; an application key that contains dots is
-written as it came. Rendering never raises on odd values: strings with lone surrogates are
-repaired, unknown objects are written as their ``str()``.
+Only the normaliser's own dotted keys (``observe.logs.fields.OWN_FIELDS``) are nested; the
+normaliser has already expanded an application's dotted keys. Rendering never raises on odd
+values: strings with lone surrogates are repaired, unknown objects are written as their
+``str()``, integers beyond 64 bits as strings of their digits.
 """
 
 from __future__ import annotations
@@ -22,27 +23,12 @@ from typing import Any
 
 import orjson
 
+from observe.logs.fields import DOTTED
+
 FORMATS = ("logstash", "json", "text")
 
 # Dotted keys the normaliser writes, with their path once nested.
-_NESTED: dict[str, tuple[str, ...]] = {
-    key: tuple(key.split("."))
-    for key in (
-        "log.level",
-        "log.truncated",
-        "log.invalid_utf8",
-        "container.id",
-        "container.name",
-        "container.image.name",
-        "container.image.tag",
-        "container.labels",
-        "service.name",
-        "host.name",
-        "observe.time_ns",
-        "observe.truncated_bytes",
-        "error.stack_trace",
-    )
-}
+_NESTED: dict[str, tuple[str, ...]] = {key: tuple(key.split(".")) for key in DOTTED}
 
 _COLORS = {
     "trace": "\x1b[2m",
@@ -107,8 +93,18 @@ def nest(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 _Plan = Callable[[list[Any]], dict[str, Any]]
 _plans: dict[tuple[str, ...], _Plan] = {}
-_seen: set[tuple[str, ...]] = set()
-_MAX_PLANS = 1024
+_seen: set[int] = set()
+_MAX_PLANS = 512
+_MAX_SEEN = 4 * _MAX_PLANS
+_MAX_LAYOUT_KEYS = 64
+_MAX_LAYOUT_CHARS = 2048
+"""A layout wider than this (keys, or characters of all its keys) is never compiled nor remembered.
+
+The plans' memory is bounded in bytes, not only in entries: at most ``_MAX_PLANS`` layouts of
+at most ``_MAX_LAYOUT_CHARS`` characters each (about 4 KiB of code each), and ``_seen`` holds
+only hashes. Without the width bound, lines whose 10,000 keys changed at every line kept
+hundreds of MB of compiled plans.
+"""
 
 
 def _emit(shape: Any) -> str:
@@ -122,17 +118,25 @@ def _nest_fast(doc: Mapping[str, Any]) -> dict[str, Any]:
 
     Records of one container share a handful of layouts, so the nesting is worked out
     once per layout (``nest`` run on the keys alone) and turned into one dict display
-    over the values. A layout is compiled the second time it is seen, up to
-    ``_MAX_PLANS`` of them; the rest take the plain ``nest``.
+    over the values. A layout is compiled the second time it is seen; when ``_MAX_PLANS``
+    are kept the cache starts again (layouts in use come back at once). Wide layouts take
+    the plain ``nest``.
     """
     keys = tuple(doc)
     plan = _plans.get(keys)
     if plan is None:
-        if keys not in _seen or len(_plans) >= _MAX_PLANS:
-            if len(_seen) > 4 * _MAX_PLANS:
-                _seen.clear()
-            _seen.add(keys)
+        if len(keys) > _MAX_LAYOUT_KEYS:
             return nest(doc)
+        marker = hash(keys)
+        if marker not in _seen:
+            if len(_seen) >= _MAX_SEEN:
+                _seen.clear()
+            _seen.add(marker)
+            return nest(doc)
+        if sum(map(len, keys)) > _MAX_LAYOUT_CHARS:
+            return nest(doc)
+        if len(_plans) >= _MAX_PLANS:
+            _plans.clear()
         shape = nest(dict(zip(keys, range(len(keys)), strict=True)))
         # Keys enter the source only as repr() literals, which eval back to the same strings.
         plan = _plans[keys] = eval(compile("lambda v: " + _emit(shape), "<nest plan>", "eval"))

@@ -9,8 +9,8 @@ Partial chunks are joined per stream (dockerd splits each stream on its own, so 
 line can fall between two stdout chunks); a complete line queued behind an unfinished
 partial line waits for it.
 
-Multi-line rules, applied to lines of one stream in a row (a line of the other stream always
-ends the group):
+Multi-line groups are kept per stream: a trace on stderr and lines on stdout interleaved each
+stay whole. Rules, applied to the lines of one stream:
 
 - Java: lines starting with whitespace (``\\tat ...``, ``\\t... 12 more``) and lines starting
   with ``Caused by:`` or ``Suppressed:`` continue the group. The group starts at the line
@@ -18,15 +18,25 @@ ends the group):
   record of its own.
 - Python: ``Traceback (most recent call last):`` starts a group; indented frame lines
   continue it; the first line that is not indented is the exception line and ends the
-  traceback; a chained traceback (blank line, ``During handling of the above exception``
-  / ``The above exception was the direct cause``, blank line, ``Traceback ...``) continues it.
+  traceback, unless it begins a record of its own (a timestamp or level header, see
+  ``observe.logs.levels.begins_record``, or a new ``Traceback``): then the traceback was cut
+  short and ends before it. A chained traceback (blank line, ``During handling of the above
+  exception`` / ``The above exception was the direct cause``, blank line, ``Traceback ...``)
+  continues it.
 - Go: ``panic:`` or ``fatal error:`` starts a group; blank lines, ``goroutine N [...]:``,
   ``[signal ...``, frame lines (``pkg.Func(...)``, ``created by ...``) and indented lines
   continue it.
 - Generic: a line starting with a space or a tab continues any group.
 
-Lines that are whole JSON objects (``{...}``) are never held and never continue a group.
-A group whose text reaches ``max_bytes`` is closed; the next line starts a new one.
+No line is dropped. Lines that are whole JSON objects (``{...}``, also after a BOM or
+surrounding whitespace: see ``json_body``) are never held and never continue or end a group:
+they come out at once and the group of their stream stays open. An empty or whitespace-only
+line never opens a group; one that would continue a group is held beside it and joins it
+only if a continuation line follows, else it comes out as a record of its own after the
+group. A group whose text reaches ``max_bytes`` is closed; the next line starts a new one.
+
+Every logical line carries ``seq``, the feed number of its first raw line, so that the
+pipeline can tell the oldest line still held whatever the stream (the checkpoint watermark).
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from observe.logs.levels import begins_record
 from observe.model import LogLine, LogPosition
 
 TRACEBACK = "Traceback (most recent call last):"
@@ -41,6 +52,26 @@ _PY_CHAIN = ("During handling of the above exception", "The above exception was 
 _GO_START = ("panic: ", "fatal error: ")
 _GO_PREFIXES = ("goroutine ", "[signal ", "created by ", "panic: ", "[recovered", "exit status ", "fatal error: ")
 _JAVA_CONT = ("Caused by: ", "Suppressed: ")
+_JSON_PAD = " \t\ufeff"
+
+
+def json_body(text: str) -> str | None:
+    """The JSON object a line holds, or None: ``{...}`` as it stands, or after a BOM and surrounding spaces/tabs.
+
+    Cheap for the lines that are not JSON: two character tests before any copy.
+    """
+    if text[:1] == "{" and text[-1:] == "}":
+        return text
+    if text and (text[0] in _JSON_PAD or text[-1] in _JSON_PAD):
+        body = text.strip(_JSON_PAD)
+        if body[:1] == "{" and body[-1:] == "}":
+            return body
+    return None
+
+
+def is_blank(text: str) -> bool:
+    """An empty or whitespace-only line."""
+    return not text or ((text[0] <= " " or text[0].isspace()) and not text.strip())
 
 # Group kinds: what the merged lines looked like.
 PLAIN = "plain"  # one line, or lines joined by the generic indentation rule
@@ -57,17 +88,18 @@ class Entry:
     of lines merged after it.
 
     ``prev_position`` is the position of the raw line fed just before this entry's first
-    chunk: the furthest a checkpoint may go while this entry is still held. Continuation
-    lines merged into the entry add their text to ``more`` and move ``position``,
-    ``last_now`` and ``raw_lines`` on; ``text`` stays the first line.
+    chunk: the furthest a checkpoint may go while this entry is still held; ``seq`` is that
+    chunk's feed number. Continuation lines merged into the entry add their text to ``more``
+    and move ``position``, ``last_now`` and ``raw_lines`` on; ``text`` stays the first line.
+    Blank lines that may yet continue the group wait in ``blanks``.
     """
 
-    __slots__ = ("invalid_utf8", "kind", "last_now", "more", "position", "prev_position", "raw_lines", "size",
-                 "state", "stream", "text", "time_ns", "truncated")
+    __slots__ = ("blanks", "invalid_utf8", "kind", "last_now", "more", "position", "prev_position", "raw_lines",
+                 "seq", "size", "state", "stream", "text", "time_ns", "truncated")
 
     def __init__(self, text: str, time_ns: int, stream: str, position: LogPosition | None,
                  prev_position: LogPosition | None, last_now: float, raw_lines: int = 1,
-                 invalid_utf8: bool = False, truncated: bool = False) -> None:
+                 invalid_utf8: bool = False, truncated: bool = False, seq: int = 0) -> None:
         self.text = text
         self.time_ns = time_ns
         self.stream = stream
@@ -77,7 +109,9 @@ class Entry:
         self.raw_lines = raw_lines
         self.invalid_utf8 = invalid_utf8
         self.truncated = truncated
+        self.seq = seq
         self.kind = PLAIN
+        self.blanks: list[Entry] | None = None
         self.more: list[str] | None = None
         self.size = 0
         self.state = 0
@@ -86,9 +120,14 @@ class Entry:
         return f"Entry({self.text!r}, {self.stream}, lines={self.raw_lines}, kind={self.kind})"
 
     def add(self, entry: Entry) -> None:
-        """Merge a continuation line into this group."""
+        """Merge a continuation line into this group (and the blank lines waiting before it)."""
         if self.more is None:
             self.more = []
+        blanks = self.blanks
+        if blanks is not None:
+            self.blanks = None
+            for blank in blanks:
+                self.add(blank)
         self.more.append(entry.text)
         self.position = entry.position
         self.last_now = entry.last_now
@@ -97,13 +136,17 @@ class Entry:
         self.invalid_utf8 = self.invalid_utf8 or entry.invalid_utf8
         self.truncated = self.truncated or entry.truncated
 
+    def hold(self, entry: Entry) -> None:
+        """Keep a blank line beside the group until a continuation line (or the group's end) decides."""
+        if self.blanks is None:
+            self.blanks = []
+        self.blanks.append(entry)
+
     def lines(self) -> list[str]:
-        """All texts of the group in order, trailing blank lines left out."""
+        """All texts of the group in order."""
         out = [self.text]
         if self.more:
             out.extend(self.more)
-        while len(out) > 1 and not out[-1].strip():
-            out.pop()
         return out
 
 
@@ -127,7 +170,7 @@ def start_kind(text: str) -> str:
 
 
 class Merger:
-    """Merges consecutive logical lines of one stream into multi-line groups.
+    """Merges consecutive logical lines of each stream into multi-line groups.
 
     Args:
         enabled: False emits every line as its own group at once.
@@ -137,34 +180,51 @@ class Merger:
     def __init__(self, enabled: bool = True, max_bytes: int = 1024 * 1024) -> None:
         self.enabled = enabled
         self.max_bytes = max_bytes
-        self.group: Group | None = None
+        self.open: dict[str, Group] = {}  # the group held per stream
 
     def push(self, entry: Entry, out: list[Group]) -> None:
         """Take one logical line; append every group it completes to ``out``, in order."""
-        group = self.group
         text = entry.text
+        if (text[:1] == "{" or text[-1:] == "}" or text[:1] in _JSON_PAD) and json_body(text) is not None:
+            out.append(entry)
+            return
+        group = self.open.get(entry.stream)
         if group is not None:
-            if (
-                entry.stream == group.stream
-                and group.size + len(text) < self.max_bytes
-                and self._continues(group, text)
-            ):
-                group.add(entry)
+            if group.size + len(text) < self.max_bytes and self._continues(group, text):
+                if is_blank(text):
+                    group.hold(entry)
+                else:
+                    group.add(entry)
                 return
-            out.append(group)
-            self.group = None
-        if not self.enabled or (text[:1] == "{" and text[-1:] == "}"):
+            del self.open[entry.stream]
+            _close(group, out)
+        if not self.enabled or is_blank(text):
             out.append(entry)
             return
         if text[:1] in "Tpf":
             entry.kind = start_kind(text)
         entry.size = len(text)
-        self.group = entry
+        self.open[entry.stream] = entry
 
-    def take(self) -> Group | None:
-        """The held group, released."""
-        group, self.group = self.group, None
-        return group
+    def take(self, out: list[Group]) -> None:
+        """Release every held group (oldest first) into ``out``."""
+        groups = sorted(self.open.values(), key=_seq)
+        self.open.clear()
+        for group in groups:
+            _close(group, out)
+
+    def take_due(self, now: float, timeout: float, out: list[Group]) -> None:
+        """Release the groups whose last line is ``timeout`` seconds old or older."""
+        for stream, group in sorted(self.open.items(), key=lambda item: item[1].seq):
+            if now - group.last_now >= timeout:
+                del self.open[stream]
+                _close(group, out)
+
+    def oldest(self) -> Group | None:
+        """The held group whose first line came first (None when none is held)."""
+        if not self.open:
+            return None
+        return min(self.open.values(), key=_seq)
 
     @staticmethod
     def _continues(group: Group, text: str) -> bool:
@@ -175,11 +235,11 @@ class Merger:
             if state == _PY_FRAMES:
                 if first == " " or first == "\t":
                     return True
-                if not text:
+                if not text or text.startswith(TRACEBACK) or begins_record(text):
                     return False
                 group.state = _PY_END
                 return True
-            if not text or text.startswith(_PY_CHAIN):
+            if is_blank(text) or text.startswith(_PY_CHAIN):
                 group.state = _PY_CHAINED
                 return True
             if state == _PY_CHAINED and text.startswith(TRACEBACK):
@@ -198,6 +258,19 @@ class Merger:
         return False
 
 
+def _seq(group: Group) -> int:
+    return group.seq
+
+
+def _close(group: Group, out: list[Group]) -> None:
+    """Emit a group, then the blank lines held beside it, each on its own."""
+    out.append(group)
+    blanks = group.blanks
+    if blanks is not None:
+        group.blanks = None
+        out.extend(blanks)
+
+
 @dataclass(slots=True)
 class _Partial:
     """An unfinished line being joined from Docker's partial chunks."""
@@ -205,6 +278,7 @@ class _Partial:
     stream: str
     time_ns: int
     prev_position: LogPosition | None
+    seq: int = 0
     chunks: list[str] = field(default_factory=list)
     nbytes: int = 0
     position: LogPosition | None = None
@@ -232,7 +306,7 @@ class _Partial:
 
     def entry(self) -> Entry:
         return Entry("".join(self.chunks), self.time_ns, self.stream, self.position, self.prev_position,
-                     self.last_now, self.raw_lines, self.invalid_utf8, self.truncated)
+                     self.last_now, self.raw_lines, self.invalid_utf8, self.truncated, self.seq)
 
 
 class PartialJoiner:
@@ -257,18 +331,24 @@ class PartialJoiner:
         """``prev_position`` of the oldest held line (only meaningful when ``active``)."""
         return self.queue[0].prev_position if self.queue else None
 
-    def push(self, line: LogLine, now: float, prev_position: LogPosition | None, out: list[Entry]) -> None:
-        """Take one raw line; append every line it completes to ``out``, in order."""
+    @property
+    def seq(self) -> int:
+        """Feed number of the oldest held line (only meaningful when ``active``)."""
+        return self.queue[0].seq if self.queue else 0
+
+    def push(self, line: LogLine, now: float, prev_position: LogPosition | None, out: list[Entry],
+             seq: int = 0) -> None:
+        """Take one raw line (fed as number ``seq``); append every line it completes to ``out``, in order."""
         partial = self._open.get(line.stream)
         if partial is None:
             if line.partial:
-                partial = _Partial(line.stream, line.time_ns, prev_position)
+                partial = _Partial(line.stream, line.time_ns, prev_position, seq)
                 partial.add(line, now, self.max_bytes)
                 self._open[line.stream] = partial
                 self.queue.append(partial)
                 return
             self.queue.append(Entry(line.text, line.time_ns, line.stream, line.position, prev_position, now, 1,
-                                     line.invalid_utf8))
+                                     line.invalid_utf8, False, seq))
         else:
             partial.add(line, now, self.max_bytes)
             if line.partial:

@@ -20,18 +20,34 @@ The document of a record:
 - ``log.truncated: true`` when the line was cut at ``max_line_bytes``;
   ``log.invalid_utf8: true`` when the reader replaced invalid bytes or the text holds U+FFFD.
 
-An application line that is a JSON object gives its message (``msg``, ``message``, ``log``,
-then structlog's ``event``: the first holding a string), level (``level``, ``severity``,
-``lvl``, ``levelname``, ``log.level`` or ``{"log": {"level": ..}}``) and time (``time``,
-``ts``, ``timestamp``, ``@timestamp``: the first that parses). A field is consumed only when
-recognised; an unknown level or unparseable time stays among the application's fields. The
-remaining fields go to the top level (or under ``json_key``) as they came; one whose name
-is taken by a field above (``log``, ``container``, ``service``, ``host``, ``message`` ...)
-is kept as ``app_<name>``. Without a message field, the message is the whole line.
+An application line that is a JSON object (also after a BOM, with surrounding spaces or
+tabs) gives its message (``msg``, ``message``, ``log``, structlog's ``event``, Serilog's
+``@m`` then ``@mt``: the first holding a string), level (``level``, ``severity``, ``lvl``,
+``levelname``, ``log.level``, Serilog's ``@l``, Monolog's ``level_name``, ``loglevel``,
+``log_level`` or ``{"log": {"level": ..}}``; a Serilog line without ``@l`` is info) and time
+(``time``, ``ts``, ``timestamp``, ``@timestamp``, ``@t``: the first that parses). A field is
+consumed only when recognised; an unknown level or unparseable time stays among the
+application's fields. The remaining fields go to the top level (or under ``json_key``)
+under the ownership rule of ``observe.logs.fields``: dotted keys expanded, names
+Elasticsearch refuses renamed ``app_<name>``, our own names never retyped (``error`` as a
+string becomes ``error.message``; other values of our names are kept as ``app_<name>``),
+and an object too wide or too deep kept whole as the string ``observe.app_json``
+(``observe.app_overflow: true``). Without a message field, the message is the whole line.
+
+JSON is read as common loggers write it: what orjson refuses is read again by Python's json
+module, accepting ``NaN``, ``Infinity``, ``-Infinity``, numbers beyond a double (``1e400``)
+and integers beyond 64 bits. Those values are kept exactly as strings of their JSON text
+(``"NaN"``, ``"1e400"``, ``"123456789012345678901234567890"``), because a JSON number
+could not hold them in the output (orjson writes no such number and Elasticsearch maps none).
+
+No line is dropped: an empty or whitespace-only line is a record whose message is that
+line (``drop_blank`` leaves them out, counted as ``blank_dropped``).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,19 +55,26 @@ from typing import Any
 
 import orjson
 
+from observe.logs.fields import CLAIMED, OWNED_NAMES, Overflow, claim, free_name, tidy
 from observe.logs.levels import LEVEL_WORDS, canonical_level, detect_level
-from observe.logs.multiline import GO, JAVA, PYTHON, Entry, Group, Merger, PartialJoiner
+from observe.logs.multiline import GO, JAVA, PYTHON, Entry, Group, Merger, PartialJoiner, is_blank, json_body
 from observe.model import ContainerInfo, LogLine, LogPosition, Record
 from observe.timefmt import format_time_ns, parse_time
 
-COUNTER_KINDS = ("truncated", "invalid_utf8", "partial_joined", "json_parsed", "json_failed")
+COUNTER_KINDS = ("truncated", "invalid_utf8", "partial_joined", "json_parsed", "json_failed", "json_lenient",
+                 "fields_overflow", "blank_dropped")
 
-_MESSAGE_KEYS = ("msg", "message", "log", "event")
-_LEVEL_KEYS = ("level", "severity", "lvl", "levelname", "log.level")
-_TIME_KEYS = ("time", "ts", "timestamp", "@timestamp")
+_MESSAGE_KEYS = ("msg", "message", "log", "event", "@m", "@mt")
+_LEVEL_KEYS = ("level", "severity", "lvl", "levelname", "log.level", "@l", "level_name", "loglevel", "log_level")
+_TIME_KEYS = ("time", "ts", "timestamp", "@timestamp", "@t")
 
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|[@-Z\\-_])")
-_DEPTH_GUARD = 250  # orjson writes at most 254 levels of nesting
+# An escape sequence ends at its terminator or at the end of the line (a newline inside a JSON
+# message), never later: CSI; OSC, DCS, SOS, PM and APC strings (ended by BEL or ST); the
+# two-byte and nF forms (``ESC 7``, ``ESC ( B``); a lone ESC at the end.
+_ANSI = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*(?:[@-~]|(?=\n)|\Z)|[\]PX^_][^\x07\x1b\n]*(?:\x07|\x1b\\)?|[ -/]*[0-~]|(?=\n)|\Z)"
+)
+_INT64 = (-(2**63), 2**64)
 
 
 def _default_levels() -> dict[str, str]:
@@ -71,6 +94,7 @@ class NormaliseOptions:
         max_line_bytes: longer lines are cut (on a UTF-8 boundary) and flagged ``log.truncated``.
         multiline: merge stack traces and indented continuation lines into one record.
         flush_timeout: seconds a held record waits for more lines before it goes out.
+        drop_blank: leave out the records of empty and whitespace-only lines (counted).
     """
 
     host_name: str = ""
@@ -81,6 +105,7 @@ class NormaliseOptions:
     max_line_bytes: int = 1024 * 1024
     multiline: bool = True
     flush_timeout: float = 1.0
+    drop_blank: bool = False
 
 
 def clean_text(text: str, options: NormaliseOptions) -> tuple[str, bool]:
@@ -105,16 +130,47 @@ def _utf8_len(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
 
 
+def _exact_int(text: str) -> int | str:
+    if len(text) < 19:
+        return int(text)
+    value = int(text) if len(text) <= 40 else None
+    if value is not None and _INT64[0] <= value < _INT64[1]:
+        return value
+    return text
+
+
+def _finite_float(text: str) -> float | str:
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
+def _lenient_loads(body: str) -> Any:
+    """JSON as loggers write it that orjson refuses; None when it is not JSON even so."""
+    try:
+        return json.loads(body, parse_constant=str, parse_int=_exact_int, parse_float=_finite_float)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _json_key(key: str) -> str:
+    """``json_key`` itself under the ownership rule: a name of ours or one Elasticsearch refuses is ``app_<key>``."""
+    if not key:
+        return ""
+    if key in OWNED_NAMES or key.startswith("_") or "." in key or not key.strip():
+        return free_name(key, {})
+    return key
+
+
 class _Builder:
     """Builds documents for one container: the per-container fields computed once."""
 
-    __slots__ = ("base", "counters", "default_level", "json_key", "options", "reserved")
+    __slots__ = ("base", "counters", "default_level", "json_key", "options")
 
     def __init__(self, container: ContainerInfo, options: NormaliseOptions, counters: dict[str, int]) -> None:
         self.options = options
         self.counters = counters
         self.default_level = dict(options.default_level)
-        self.json_key = options.json_key
+        self.json_key = _json_key(options.json_key)
         base: dict[str, Any] = {
             "container.id": container.id,
             "container.name": container.name,
@@ -128,9 +184,6 @@ class _Builder:
         if options.host_name:
             base["host.name"] = options.host_name
         self.base = base
-        keys = {"@timestamp", "@version", "message", "log.level", "stream", "observe.time_ns", "log.truncated",
-                "log.invalid_utf8", *base}
-        self.reserved = frozenset(keys | {key.split(".", 1)[0] for key in keys})
 
     def build(
         self,
@@ -146,8 +199,9 @@ class _Builder:
         timestamp = 0
         extra: dict[str, Any] | None = None
         message = text
-        if text[:1] == "{" and text[-1:] == "}" and not stack_trace:
-            extra = self._parse_json(text)
+        body = json_body(text) if not stack_trace and (text[:1] == "{" or text[:1] in " \t\ufeff") else None
+        if body is not None:
+            extra = self._parse_json(body)
             if extra is not None:
                 for key in _MESSAGE_KEYS:
                     value = extra.get(key)
@@ -156,6 +210,7 @@ class _Builder:
                         if self.options.strip_ansi and "\x1b" in message:
                             message = _ANSI.sub("", message)
                         break
+                clef = "@t" in extra or "@mt" in extra
                 for key in _LEVEL_KEYS:
                     if key in extra:
                         value = extra[key]
@@ -173,6 +228,8 @@ class _Builder:
                             del nested["level"]
                             if not nested:
                                 del extra["log"]
+                    if level is None and clef:
+                        level = "info"  # Serilog leaves @l out for Information
                 for key in _TIME_KEYS:
                     if key in extra:
                         parsed = parse_time(extra[key])
@@ -206,36 +263,37 @@ class _Builder:
         if invalid_utf8:
             doc["log.invalid_utf8"] = True
         if extra:
-            json_key = self.json_key
-            if json_key:
-                doc[self._free(json_key, doc, extra)] = extra
-            elif self.reserved.isdisjoint(extra):
-                doc.update(extra)
-            else:
-                for key, value in extra.items():
-                    doc[self._free(key, doc, extra) if key in self.reserved else key] = value
+            self._spread(extra, doc, body or text)
         return doc
 
-    def _free(self, key: str, doc: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
-        """``key``, or ``app_<key>`` (repeatedly) until it clashes with nothing."""
-        while key in self.reserved or key in doc or key in extra:
-            key = "app_" + key
-        return key
-
-    def _parse_json(self, text: str) -> dict[str, Any] | None:
+    def _spread(self, extra: dict[str, Any], doc: dict[str, Any], body: str) -> None:
+        """The application's remaining fields into ``doc``, under the ownership rule (``observe.logs.fields``)."""
+        json_key = self.json_key
         try:
-            value = orjson.loads(text)
+            if json_key:
+                doc[json_key] = tidy(extra, top=False)
+                return
+            extra = tidy(extra)
+        except Overflow:
+            self.counters["fields_overflow"] += 1
+            doc["observe.app_json"] = body
+            doc["observe.app_overflow"] = True
+            return
+        if not CLAIMED.isdisjoint(extra):
+            claim(extra, doc)
+        doc.update(extra)
+
+    def _parse_json(self, body: str) -> dict[str, Any] | None:
+        try:
+            value = orjson.loads(body)
         except orjson.JSONDecodeError:
-            self.counters["json_failed"] += 1
-            return None
-        if not isinstance(value, dict):  # pragma: no cover - "{...}" that parses is an object
-            return None
-        if len(text) > 2 * _DEPTH_GUARD and text.count("{") + text.count("[") > _DEPTH_GUARD:
-            try:
-                orjson.dumps(value)
-            except orjson.JSONEncodeError:
+            value = _lenient_loads(body)
+            if value is None:
                 self.counters["json_failed"] += 1
                 return None
+            self.counters["json_lenient"] += 1
+        if type(value) is not dict:  # pragma: no cover - "{...}" that parses is an object
+            return None
         self.counters["json_parsed"] += 1
         return value
 
@@ -274,14 +332,19 @@ def normalise(
 class LogPipeline:
     """Per container: partial joining -> multi-line merging -> normalisation.
 
-    Feed raw lines in the order the reader produced them (both streams through one pipeline);
-    records come out in the order of their first raw line. A record may be held until the
-    next line shows whether it continues; ``flush_due`` releases what waited longer than
-    ``flush_timeout`` and ``flush_all`` everything.
+    Feed raw lines in the order the reader produced them (both streams through one pipeline).
+    A record may be held until the next line of its stream shows whether it continues;
+    ``flush_due`` releases what waited longer than ``flush_timeout`` and ``flush_all``
+    everything. Records of one stream come out in the order of their first raw line, except
+    that a JSON line comes out at once; a record of the other stream may come out while a
+    group (a stack trace) is held. Each record's ``position`` obeys ``Record.position``: it never passes a
+    raw line still held, so positions never go back from one record to the next.
 
     ``counters`` holds cumulative counts of ``COUNTER_KINDS``: truncated and invalid_utf8
-    logical lines, partial chunks joined, JSON lines parsed and ``{...}`` lines that failed.
-    Not thread-safe: one pipeline belongs to one reader thread.
+    logical lines, partial chunks joined, JSON lines parsed, read only by the lenient parser
+    and ``{...}`` lines that failed, application objects kept whole (too wide or deep) and
+    blank lines dropped (``drop_blank``). Not thread-safe: one pipeline belongs to one reader
+    thread.
     """
 
     def __init__(self, container: ContainerInfo, options: NormaliseOptions) -> None:
@@ -291,14 +354,16 @@ class LogPipeline:
         self._joiner = PartialJoiner(options.max_line_bytes)
         self._merger = Merger(options.multiline, options.max_line_bytes)
         self._last_position: LogPosition | None = None
+        self._seq = 0
         self._timeout = options.flush_timeout
         self._strip_ansi = options.strip_ansi
+        self._drop_blank = options.drop_blank
         self._quick_cap = options.max_line_bytes // 4  # no shorter text can be over the cap
 
     @property
     def pending(self) -> bool:
         """True while some raw line is held (an unfinished partial line or an open group)."""
-        return self._merger.group is not None or self._joiner.active
+        return bool(self._merger.open) or self._joiner.active
 
     def update_container(self, container: ContainerInfo) -> None:
         """Use a container's new details (after a rename) for the records still to come."""
@@ -313,6 +378,7 @@ class LogPipeline:
         """
         prev = self._last_position
         self._last_position = line.position
+        seq = self._seq = self._seq + 1
         groups: list[Group] = []
         if not line.partial and not self._joiner.queue:
             text = line.text
@@ -322,14 +388,15 @@ class LogPipeline:
                 if truncated:
                     self.counters["truncated"] += 1
             self._merger.push(
-                Entry(text, line.time_ns, line.stream, line.position, prev, now, 1, line.invalid_utf8, truncated),
+                Entry(text, line.time_ns, line.stream, line.position, prev, now, 1, line.invalid_utf8, truncated,
+                      seq),
                 groups,
             )
         else:
             if line.partial:
                 self.counters["partial_joined"] += 1
             entries: list[Entry] = []
-            self._joiner.push(line, now, prev, entries)
+            self._joiner.push(line, now, prev, entries, seq)
             self._merge(entries, groups)
         return self._records(groups) if groups else []
 
@@ -340,10 +407,8 @@ class LogPipeline:
             entries: list[Entry] = []
             self._joiner.flush_due(now, self._timeout, entries)
             self._merge(entries, groups)
-        group = self._merger.group
-        if group is not None and now - group.last_now >= self._timeout:
-            self._merger.take()
-            groups.append(group)
+        if self._merger.open:
+            self._merger.take_due(now, self._timeout, groups)
         return self._records(groups) if groups else []
 
     def flush_all(self) -> list[Record]:
@@ -352,9 +417,7 @@ class LogPipeline:
         entries: list[Entry] = []
         self._joiner.flush_all(entries)
         self._merge(entries, groups)
-        group = self._merger.take()
-        if group is not None:
-            groups.append(group)
+        self._merger.take(groups)
         return self._records(groups) if groups else []
 
     def _merge(self, entries: list[Entry], groups: list[Group]) -> None:
@@ -368,20 +431,37 @@ class LogPipeline:
             entry.truncated = truncated or entry.truncated
             self._merger.push(entry, groups)
 
-    def _watermark(self) -> LogPosition | None:
-        group = self._merger.group
+    def _watermark(self) -> tuple[int, LogPosition | None]:
+        """(feed number, ``prev_position``) of the oldest raw line still held; past the last line when none is."""
+        seq = self._seq + 1
+        position = self._last_position
+        group = self._merger.oldest() if self._merger.open else None
         if group is not None:
-            return group.prev_position
-        if self._joiner.active:
-            return self._joiner.prev_position
-        return self._last_position
+            seq, position = group.seq, group.prev_position
+        joiner = self._joiner
+        if joiner.active and joiner.seq < seq:
+            seq, position = joiner.seq, joiner.prev_position
+        return seq, position
 
     def _records(self, groups: list[Group]) -> list[Record]:
+        if self._drop_blank:
+            kept = [g for g in groups if g.more is not None or not is_blank(g.text)]
+            if len(kept) != len(groups):
+                self.counters["blank_dropped"] += len(groups) - len(kept)
+                groups = kept
+                if not groups:
+                    return []
+        # Each record's position: just before the oldest raw line of what comes after it or is held.
+        floor, position = self._watermark()
+        positions: list[LogPosition | None] = [None] * len(groups)
+        for i in range(len(groups) - 1, -1, -1):
+            positions[i] = position
+            group = groups[i]
+            if group.seq < floor:
+                floor, position = group.seq, group.prev_position
         build = self._builder.build
         out: list[Record] = []
-        last = len(groups) - 1
-        for i, group in enumerate(groups):
-            position = groups[i + 1].prev_position if i < last else self._watermark()
+        for group, position in zip(groups, positions, strict=True):
             more = group.more
             if more is None:
                 text = group.text

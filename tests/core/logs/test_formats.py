@@ -43,8 +43,8 @@ def test_app_fields_keep_their_shape() -> None:
     doc = normalise('{"msg":"x","http":{"status":200},"a.b":1,"log":{"logger":"l"}}', T0, "stdout",
                     make_container(), NormaliseOptions())
     out = orjson.loads(render(doc, "logstash"))
-    assert out["http"] == {"status": 200} and out["a.b"] == 1
-    assert out["app_log"] == {"logger": "l"} and out["log"] == {"level": "info"}
+    assert out["http"] == {"status": 200} and out["a"] == {"b": 1}  # dotted keys expanded, as Elasticsearch reads them
+    assert out["log"] == {"level": "info", "logger": "l"}  # log.logger is where ECS puts it
 
 
 def test_nest_never_loses_a_value_on_clashes() -> None:

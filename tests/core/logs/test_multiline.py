@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,9 +69,9 @@ def test_python_traceback_message_is_the_exception_line() -> None:
 
 def test_python_chained_traceback_is_one_record() -> None:
     recs = run([*PYTHON_CHAINED, "", "next"], stream="stderr")
-    assert messages(recs) == ["RuntimeError: bad input", "next"]
-    assert recs[0].doc["error.stack_trace"] == "\n".join(PYTHON_CHAINED)  # trailing blank line left out
-    assert recs[0].lines == len(PYTHON_CHAINED) + 1
+    assert messages(recs) == ["RuntimeError: bad input", "", "next"]  # the blank line that chained nothing
+    assert recs[0].doc["error.stack_trace"] == "\n".join(PYTHON_CHAINED)
+    assert recs[0].lines == len(PYTHON_CHAINED) and recs[1].lines == 1
 
 
 def test_python_traceback_followed_directly_by_a_line() -> None:
@@ -117,17 +118,21 @@ def test_level_of_a_merged_record_comes_from_its_first_line() -> None:
     assert recs[0].level == "warn"
 
 
-def test_a_line_from_the_other_stream_ends_the_group() -> None:
+def test_each_stream_keeps_its_own_group() -> None:
     p = LogPipeline(make_container(), NormaliseOptions())
     out: list[Record] = []
     out += p.feed(line(1, JAVA_TRACE[0], "stderr"), 0.0)
     out += p.feed(line(2, JAVA_TRACE[1], "stderr"), 0.0)
-    out += p.feed(line(3, "\tindented on stdout", "stdout"), 0.0)
-    assert len(out) == 1 and out[0].lines == 2 and out[0].position == pos(2)
+    out += p.feed(line(3, "GET /a 200", "stdout"), 0.0)
     out += p.feed(line(4, JAVA_TRACE[2], "stderr"), 0.0)
+    out += p.feed(line(5, "GET /b 200", "stdout"), 0.0)  # ends the stdout record of line 3
+    assert messages(out) == ["GET /a 200"]
+    assert out[0].position is None  # the stderr trace from line 1 is still held: no checkpoint yet
+    out += p.feed(line(6, JAVA_TRACE[3], "stderr"), 0.0)
     out += p.flush_all()
-    assert messages(out) == [JAVA_TRACE[0], "\tindented on stdout", JAVA_TRACE[2]]
-    assert [r.stream for r in out] == ["stderr", "stdout", "stderr"]
+    assert messages(out) == ["GET /a 200", JAVA_TRACE[0], "GET /b 200"]
+    assert out[1].doc["error.stack_trace"] == "\n".join(JAVA_TRACE[:4]) and out[1].lines == 4
+    assert [r.position for r in out] == [None, pos(4), pos(6)]  # line 5 is in the record after
 
 
 def test_json_lines_are_never_held_nor_merged() -> None:
@@ -137,9 +142,11 @@ def test_json_lines_are_never_held_nor_merged() -> None:
     assert p.feed(line(2, "plain"), 0.0) == []
     assert p.pending
     out = p.feed(line(3, '{"msg":"b"}'), 0.0)
-    assert messages(out) == ["plain", "b"] and [r.position for r in out] == [pos(2), pos(3)]
-    assert not p.pending
-    assert messages(p.feed(line(4, '  {"msg":"c"}'), 0.0)) == []
+    assert messages(out) == ["b"] and [r.position for r in out] == [pos(1)]  # "plain" is still held
+    assert p.pending
+    assert messages(p.feed(line(4, '  {"msg":"c"} '), 0.0)) == ["c"]  # padded JSON is JSON too
+    out = p.feed(line(5, "next"), 0.0)
+    assert messages(out) == ["plain"] and out[0].position == pos(4)
 
 
 def test_multiline_off() -> None:
@@ -288,17 +295,72 @@ def test_every_raw_line_lands_in_exactly_one_record_in_order(
         out += p.feed(ln, float(i))
         if tick:
             out += p.flush_due(float(i) + 2.0)
-        # The checkpoint never passes a raw line that is still held.
-        if out and out[-1].position is not None and p.pending:
-            assert out[-1].position.offset < i or not p.pending
     out += p.flush_all()
     assert sum(r.lines for r in out) == len(fed)
-    # Records come out in the order of their first raw line.
-    assert [r.time_ns for r in out] == sorted(r.time_ns for r in out)
+    # Records of one stream come out in the order of their first raw line (JSON lines come out at once).
+    for stream in ("stdout", "stderr"):
+        times = [r.time_ns for r in out if r.stream == stream and r.doc["message"] != "j"]
+        assert times == sorted(times)
     offsets = [r.position.offset for r in out if r.position is not None]
     assert offsets == sorted(offsets)
     if fed:
         assert out[-1].position == fed[-1].position
+
+
+_KINDS = ["plain", "  indented", "\tat x.Y(Y.java:1)", "Caused by: e", '{"msg":"j"}', ' {"msg":"k"} ',
+          "Traceback (most recent call last):", "ValueError: v", "panic: p", "main.main{}()", "", "   ",
+          "2026-11-25 10:00:00 INFO header", "INFO header"]
+
+
+def _tagged(kind: str, i: int) -> str:
+    """A line of ``kind`` that names its index and is classified as ``kind`` is."""
+    if not kind.strip():
+        return kind
+    if kind.strip().startswith("{"):
+        return kind.replace('"}', f'{i}"}}')
+    if kind.endswith("{}()"):
+        return kind.replace("{}", f"_{i}")
+    return f"{kind} #{i}"
+
+
+def _raw_lines(record: Record, fed: list[LogLine]) -> set[int]:
+    """Indices of the raw lines a record holds: its tagged lines and the blank ones of its stream between them."""
+    doc = record.doc
+    text = doc.get("error.stack_trace") or doc["message"]
+    if record.lines == 1 and not text.strip():
+        return {next(i for i, ln in enumerate(fed, 1) if ln.time_ns == record.time_ns)}
+    found = {int(t) for t in re.findall(r"(?:#|main\.main_|[jk])(\d+)", text)}
+    lo, hi = min(found), max(found)
+    blanks = {i for i in range(lo, hi) if not fed[i - 1].text.strip() and fed[i - 1].stream == record.stream}
+    return found | blanks
+
+
+@settings(max_examples=400)
+@given(
+    events=st.lists(st.tuples(st.sampled_from(_KINDS), st.sampled_from(["stdout", "stderr"]), st.booleans()),
+                    max_size=30),
+    multiline=st.booleans(),
+)
+def test_a_checkpoint_never_passes_a_held_line(events: list[tuple[str, str, bool]], multiline: bool) -> None:
+    """Were the collector killed after any record, resuming after its position would lose no raw line."""
+    p = LogPipeline(make_container(), NormaliseOptions(multiline=multiline, flush_timeout=1.0))
+    fed: list[LogLine] = []
+    done: list[set[int]] = []
+    for i, (kind, stream, tick) in enumerate(events, start=1):
+        fed.append(line(i, _tagged(kind, i), stream))
+        out = p.feed(fed[-1], float(i))
+        if tick:
+            out += p.flush_due(float(i) + 2.0)
+        for r in out:
+            done.append(_raw_lines(r, fed))
+            if r.position is None:  # nothing may be checkpointed yet
+                continue
+            covered = set().union(*done)
+            assert set(range(1, r.position.offset + 1)) <= covered, (r.position.offset, covered)
+    for r in p.flush_all():
+        done.append(_raw_lines(r, fed))
+    every = [i for lines_ in done for i in lines_]
+    assert sorted(every) == list(range(1, len(fed) + 1))  # each raw line in exactly one record
 
 
 def test_positions_advance_only_past_delivered_lines() -> None:

@@ -186,10 +186,10 @@ def test_ecs_style_nested_log_level_and_conflicts() -> None:
                '"message":"hi","service":{"name":"theirs"},"container":"x","host":"y","stream":"z"}')
     assert doc["log.level"] == "warn" and doc["message"] == "hi"
     assert doc["@timestamp"] == "2026-11-25T02:18:49.500000Z"
-    assert doc["app_log"] == {"logger": "app"}
+    assert doc["log.logger"] == "app" and "app_log" not in doc  # where ECS puts it
     assert doc["app_service"] == {"name": "theirs"}
     assert doc["app_container"] == "x" and doc["app_stream"] == "z"
-    assert doc["host"] == "y"  # no host.name in this record, so no clash
+    assert doc["app_host"] == "y" and "host" not in doc  # ours even when this record has no host.name
     assert doc["service.name"] == "web-1" and doc["stream"] == "stdout"
 
 
