@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import re
 import signal
 import sys
@@ -20,6 +21,17 @@ from observe.logs.collector import pump_api
 from observe.logs.formats import FORMATS, render
 from observe.logs.normalise import LogPipeline
 from observe.logs.sinks import check_sinks
+from observe.logs.workers import (
+    PARENT_ENV,
+    REPORT_INTERVAL,
+    SHARD_ENV,
+    Supervisor,
+    WorkerCounters,
+    die_with_parent,
+    effective_workers,
+    parse_shard,
+    report,
+)
 from observe.model import LEVEL_RANK, LEVELS, ContainerInfo, LogLine, Record
 from observe.timefmt import parse_ns
 from observe.units import parse_duration
@@ -149,11 +161,26 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 @command("run", "the collector: every selected container's logs to the sinks, plus the Prometheus exporter")(_run_args)
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     check_sinks(config.sink, config.output_format)  # a bad sink fails before the engine is asked
+    shard = (0, 1)
+    if os.environ.get(SHARD_ENV):
+        try:
+            shard = parse_shard(os.environ[SHARD_ENV])
+        except ValueError:
+            raise ConfigError(f"invalid value for {SHARD_ENV}: {os.environ[SHARD_ENV]!r} (k/N)") from None
+        if os.environ.get(PARENT_ENV, "").isdigit():
+            die_with_parent(int(os.environ[PARENT_ENV]))
+    else:
+        workers = effective_workers(config.workers, config.sink)
+        if workers > 1:
+            return _run_workers(args, config, workers)
     core = build_core(config)
     exporting = None
+    reporting = threading.Event()
     with stop_signal() as done:
         try:
-            core.start_collector()
+            core.start_collector(shard)
+            if shard[1] > 1:
+                threading.Thread(target=_report, args=(core, reporting), name="observe-report", daemon=True).start()
             signal.signal(signal.SIGHUP, lambda signum, frame: _reopen(core))
             if not args.no_exporter and config.listen:
                 from exporters import start_exporting
@@ -171,11 +198,54 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
             if core.delivery is not None and core.delivery.closed.is_set():
                 return 1
         finally:
+            if shard[1] > 1:
+                reporting.set()
+                _write_report(core)
             signal.signal(signal.SIGHUP, signal.SIG_DFL)
             if exporting is not None:
                 exporting.stop()
             core.stop()
     return 0
+
+
+def _write_report(core: Core) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.buffer.write(report(core.log_counters, core.sink_statuses()))
+        sys.stdout.buffer.flush()
+
+
+def _report(core: Core, stop: threading.Event) -> None:
+    """A worker's counters to its supervisor, once a second."""
+    while not stop.wait(REPORT_INTERVAL):
+        _write_report(core)
+
+
+def _run_workers(args: argparse.Namespace, config: Config, workers: int) -> int:
+    """The supervisor of ``--workers N``: the workers collect; this process serves /metrics for all."""
+    core = build_core(config)
+    supervisor = Supervisor(args.argv, workers, config.state_dir, config.stop_timeout)
+    core.use_workers(WorkerCounters(supervisor), supervisor.statuses)
+    exporting = None
+    with stop_signal() as done:
+        try:
+            supervisor.start()
+            signal.signal(signal.SIGHUP, lambda signum, frame: supervisor.reopen())
+            if not args.no_exporter and config.listen:
+                from exporters import start_exporting
+
+                exporting = start_exporting(core)
+            wait_for_stop(done, supervisor.failed.is_set)
+            log.info("stopping: the workers drain records to the sinks", extra={"event": "CollectorStopping"})
+            if not supervisor.stop():
+                log.warning("a worker did not stop cleanly; what it had not delivered is read again at the next start",
+                            extra={"event": "CollectorStoppedEarly"})
+            return 1 if supervisor.failed.is_set() else 0
+        finally:
+            supervisor.stop()
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
+            if exporting is not None:
+                exporting.stop()
+            core.stop()
 
 
 def _reopen(core: Core) -> None:
