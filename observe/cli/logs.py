@@ -18,7 +18,8 @@ from observe.core import Core, build_core
 from observe.errors import ConfigError, ContainerNotFound
 from observe.logs.apilogs import ApiLogReader
 from observe.logs.collector import pump_api
-from observe.logs.formats import FORMATS, render
+from observe.logs.formats import FORMATS, render, render_batch
+from observe.logs.jsonfile import JsonFileReader
 from observe.logs.normalise import LogPipeline
 from observe.logs.sinks import check_sinks
 from observe.logs.workers import (
@@ -84,19 +85,74 @@ class _Printer:
         self.lock = threading.Lock()
 
     def __call__(self, records: list[Record]) -> None:
-        out = []
-        for r in records:
-            if LEVEL_RANK.get(r.level, LEVEL_RANK["info"]) < self.min_rank:
+        if self.min_rank >= 0 or self.pattern is not None:
+            records = [r for r in records if self._wanted(r)]
+        if not records:
+            return
+        if self.color:
+            data = b"".join(render(r.doc, self.fmt, color=True) + b"\n" for r in records)
+        else:
+            data = render_batch([r.doc for r in records], self.fmt)
+        with self.lock:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+
+    def _wanted(self, r: Record) -> bool:
+        if LEVEL_RANK.get(r.level, LEVEL_RANK["info"]) < self.min_rank:
+            return False
+        if self.pattern is not None:
+            text = str(r.doc.get("message", "")) + "\n" + str(r.doc.get("error.stack_trace", ""))
+            return self.pattern.search(text) is not None
+        return True
+
+
+def _local_file(core: Core, info: ContainerInfo, config: Config, tail: int | None) -> bool:
+    """Whether ``observe logs`` reads this container's json-file log directly (as the collector does).
+
+    Only for a local engine and a json-file container whose file we can read; ``--tail`` (which
+    the engine answers without reading the whole log) and ``--reader api`` keep the API.
+    """
+    return (config.reader != "api" and tail is None and core.engine.is_local and info.log_driver == "json-file"
+            and os.access(info.log_path, os.R_OK))
+
+
+def _read_file(core: Core, info: ContainerInfo, pipeline: LogPipeline, printer: _Printer, since_ns: int,
+               follow: bool, stop: threading.Event, poll: float) -> None:
+    """Print a json-file log from its oldest line on disk.
+
+    With ``follow``, keep reading until ``stop`` or, like ``docker logs -f``, until the container
+    is no longer running (then what it wrote last is read to the end).
+    """
+    reader = JsonFileReader(info.log_path)
+    last_look = time.monotonic()
+    try:
+        while not stop.is_set():
+            lines = reader.read()
+            if lines:
+                now = time.monotonic()
+                feed = pipeline.feed
+                records: list[Record] = []
+                for line in lines:
+                    if line.time_ns >= since_ns:
+                        records.extend(feed(line, now))
+                printer(records)
                 continue
-            if self.pattern is not None:
-                text = str(r.doc.get("message", "")) + "\n" + str(r.doc.get("error.stack_trace", ""))
-                if not self.pattern.search(text):
+            if not follow:
+                break
+            printer(pipeline.flush_due(time.monotonic()))
+            if time.monotonic() - last_look >= 1.0:
+                last_look = time.monotonic()
+                try:
+                    running = bool((core.engine.inspect(info.id).get("State") or {}).get("Running"))
+                except ContainerNotFound:
+                    running = False
+                if not running:
+                    follow = False  # one more read, then done
                     continue
-            out.append(render(r.doc, self.fmt, color=self.color))
-        if out:
-            with self.lock:
-                sys.stdout.buffer.write(b"\n".join(out) + b"\n")
-                sys.stdout.buffer.flush()
+            stop.wait(poll)
+    finally:
+        reader.close()
+    printer(pipeline.flush_all())
 
 
 def _targets(core: Core, names: list[str], include_stopped: bool) -> list[ContainerInfo]:
@@ -126,10 +182,17 @@ def cmd_logs(args: argparse.Namespace, config: Config) -> int:
         options = core.normalise_options()
         threads = []
         for info in targets:
+            pipeline = LogPipeline(info, options)
+            if _local_file(core, info, config, args.tail):
+                thread = threading.Thread(target=_read_file, args=(core, info, pipeline, printer, since_ns,
+                                                                   args.follow, stop, 0.1),
+                                          name=f"observe-logs-{info.short_id}", daemon=True)
+                thread.start()
+                threads.append(thread)
+                continue
             reader = ApiLogReader(core.engine, info.id, tty=info.tty, follow=args.follow, tail=args.tail,
                                   since_ns=since_ns, stall_timeout=config.stall_timeout)
             readers.append(reader)
-            pipeline = LogPipeline(info, options)
 
             def run(reader: ApiLogReader = reader, pipeline: LogPipeline = pipeline, name: str = info.name) -> None:
                 def feed(batch: list[LogLine]) -> None:
