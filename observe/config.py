@@ -45,6 +45,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise ValueError(f"{text!r} must be 0 or more")
+    return value
+
+
 def _positive_duration(text: str) -> float:
     value = parse_duration(text)
     if value <= 0:
@@ -171,6 +181,8 @@ OPTIONS: tuple[Option, ...] = (
            "log reader: json-file files when local, else the engine API (auto)", "READER"),
     Option("read_from_head", _bool, False,
            "on the first start, read containers already running from their first line (not from now)", "BOOL"),
+    Option("workers", _count, 0,
+           "observe run: processes that share the followed containers (0: one per core; 1: all in one)", "N"),
     Option("json_key", _text, "", "key under which an app's extra JSON fields go (empty: top level)", "KEY"),
     Option("stdout_level", _level, "info", "log.level of stdout lines that name no level", "LEVEL"),
     Option("stderr_level", _level, "error", "log.level of stderr lines that name no level", "LEVEL"),
@@ -234,6 +246,7 @@ class Config:
     output_format: str = "logstash"
     reader: str = "auto"
     read_from_head: bool = False
+    workers: int = 0
     json_key: str = ""
     stdout_level: str = "info"
     stderr_level: str = "error"

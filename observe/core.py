@@ -48,6 +48,7 @@ class Core:
         self.log_counters = LogCounters()
         self.collector: Collector | None = None
         self.delivery: Delivery | None = None
+        self._worker_statuses: Callable[[], list[SinkStatus]] | None = None
         self._started = False
 
     # -- logs ------------------------------------------------------------------------------
@@ -71,26 +72,33 @@ class Core:
             flush_timeout=cfg.flush_timeout,
         )
 
-    def start_collector(self) -> Collector:
+    def start_collector(self, shard: tuple[int, int] = (0, 1)) -> Collector:
         """Start the log collector: every selected container's records to the configured sinks.
+
+        Args:
+            shard: ``(k, n)``: as worker k of n (``observe.logs.workers``), only that shard of the
+                containers, with that shard's checkpoint file. ``(0, 1)`` first rewrites the
+                checkpoints any earlier worker layout left into the one file.
 
         Raises:
             ConfigError: a sink URL or the state directory is invalid.
             EngineUnavailable: the engine cannot be listed.
         """
-        from observe.logs.checkpoints import CheckpointStore
+        from observe.logs.checkpoints import CheckpointStore, consolidate
         from observe.logs.collector import Collector, CollectorOptions
         from observe.logs.delivery import Delivery
         from observe.logs.sinks import open_sink
 
         cfg = self.config
         sinks = [open_sink(url, cfg.output_format) for url in cfg.sink]
-        store = CheckpointStore(cfg.state_dir)
+        if shard[1] <= 1:
+            consolidate(cfg.state_dir, 1)
+        store = CheckpointStore(cfg.state_dir, *shard)
         self.start()
         self.delivery = Delivery(sinks, store)
         self.delivery.start()
         options = CollectorOptions(self.normalise_options(), reader=cfg.reader, read_from_head=cfg.read_from_head,
-                                   stall_timeout=cfg.stall_timeout)
+                                   stall_timeout=cfg.stall_timeout, shard=shard)
         self.collector = Collector(self.engine, self.inventory, self.delivery, store, self.log_counters, options)
         self.collector.start()
         return self.collector
@@ -112,7 +120,14 @@ class Core:
 
     def sink_statuses(self) -> list[SinkStatus]:
         """Delivery state of every sink (empty when the collector is not running)."""
+        if self._worker_statuses is not None:
+            return self._worker_statuses()
         return self.delivery.statuses() if self.delivery is not None else []
+
+    def use_workers(self, counters: LogCounters, statuses: Callable[[], list[SinkStatus]]) -> None:
+        """Report the log path of worker processes (``observe.logs.workers``) instead of an own collector."""
+        self.log_counters = counters
+        self._worker_statuses = statuses
 
     def follow_logs(self, container_id: str, on_records: Callable[[list[Record]], None],
                     tail: int = 500, on_state: Callable[[StreamState], None] | None = None) -> Callable[[], None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import re
 import signal
 import sys
@@ -17,9 +18,21 @@ from observe.core import Core, build_core
 from observe.errors import ConfigError, ContainerNotFound
 from observe.logs.apilogs import ApiLogReader
 from observe.logs.collector import pump_api
-from observe.logs.formats import FORMATS, render
+from observe.logs.formats import FORMATS, render, render_batch
+from observe.logs.jsonfile import JsonFileReader
 from observe.logs.normalise import LogPipeline
 from observe.logs.sinks import check_sinks
+from observe.logs.workers import (
+    PARENT_ENV,
+    REPORT_INTERVAL,
+    SHARD_ENV,
+    Supervisor,
+    WorkerCounters,
+    die_with_parent,
+    effective_workers,
+    parse_shard,
+    report,
+)
 from observe.model import LEVEL_RANK, LEVELS, ContainerInfo, LogLine, Record
 from observe.timefmt import parse_ns
 from observe.units import parse_duration
@@ -72,19 +85,74 @@ class _Printer:
         self.lock = threading.Lock()
 
     def __call__(self, records: list[Record]) -> None:
-        out = []
-        for r in records:
-            if LEVEL_RANK.get(r.level, LEVEL_RANK["info"]) < self.min_rank:
+        if self.min_rank >= 0 or self.pattern is not None:
+            records = [r for r in records if self._wanted(r)]
+        if not records:
+            return
+        if self.color:
+            data = b"".join(render(r.doc, self.fmt, color=True) + b"\n" for r in records)
+        else:
+            data = render_batch([r.doc for r in records], self.fmt)
+        with self.lock:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+
+    def _wanted(self, r: Record) -> bool:
+        if LEVEL_RANK.get(r.level, LEVEL_RANK["info"]) < self.min_rank:
+            return False
+        if self.pattern is not None:
+            text = str(r.doc.get("message", "")) + "\n" + str(r.doc.get("error.stack_trace", ""))
+            return self.pattern.search(text) is not None
+        return True
+
+
+def _local_file(core: Core, info: ContainerInfo, config: Config, tail: int | None) -> bool:
+    """Whether ``observe logs`` reads this container's json-file log directly (as the collector does).
+
+    Only for a local engine and a json-file container whose file we can read; ``--tail`` (which
+    the engine answers without reading the whole log) and ``--reader api`` keep the API.
+    """
+    return (config.reader != "api" and tail is None and core.engine.is_local and info.log_driver == "json-file"
+            and os.access(info.log_path, os.R_OK))
+
+
+def _read_file(core: Core, info: ContainerInfo, pipeline: LogPipeline, printer: _Printer, since_ns: int,
+               follow: bool, stop: threading.Event, poll: float) -> None:
+    """Print a json-file log from its oldest line on disk.
+
+    With ``follow``, keep reading until ``stop`` or, like ``docker logs -f``, until the container
+    is no longer running (then what it wrote last is read to the end).
+    """
+    reader = JsonFileReader(info.log_path)
+    last_look = time.monotonic()
+    try:
+        while not stop.is_set():
+            lines = reader.read()
+            if lines:
+                now = time.monotonic()
+                feed = pipeline.feed
+                records: list[Record] = []
+                for line in lines:
+                    if line.time_ns >= since_ns:
+                        records.extend(feed(line, now))
+                printer(records)
                 continue
-            if self.pattern is not None:
-                text = str(r.doc.get("message", "")) + "\n" + str(r.doc.get("error.stack_trace", ""))
-                if not self.pattern.search(text):
+            if not follow:
+                break
+            printer(pipeline.flush_due(time.monotonic()))
+            if time.monotonic() - last_look >= 1.0:
+                last_look = time.monotonic()
+                try:
+                    running = bool((core.engine.inspect(info.id).get("State") or {}).get("Running"))
+                except ContainerNotFound:
+                    running = False
+                if not running:
+                    follow = False  # one more read, then done
                     continue
-            out.append(render(r.doc, self.fmt, color=self.color))
-        if out:
-            with self.lock:
-                sys.stdout.buffer.write(b"\n".join(out) + b"\n")
-                sys.stdout.buffer.flush()
+            stop.wait(poll)
+    finally:
+        reader.close()
+    printer(pipeline.flush_all())
 
 
 def _targets(core: Core, names: list[str], include_stopped: bool) -> list[ContainerInfo]:
@@ -114,10 +182,17 @@ def cmd_logs(args: argparse.Namespace, config: Config) -> int:
         options = core.normalise_options()
         threads = []
         for info in targets:
+            pipeline = LogPipeline(info, options)
+            if _local_file(core, info, config, args.tail):
+                thread = threading.Thread(target=_read_file, args=(core, info, pipeline, printer, since_ns,
+                                                                   args.follow, stop, 0.1),
+                                          name=f"observe-logs-{info.short_id}", daemon=True)
+                thread.start()
+                threads.append(thread)
+                continue
             reader = ApiLogReader(core.engine, info.id, tty=info.tty, follow=args.follow, tail=args.tail,
                                   since_ns=since_ns, stall_timeout=config.stall_timeout)
             readers.append(reader)
-            pipeline = LogPipeline(info, options)
 
             def run(reader: ApiLogReader = reader, pipeline: LogPipeline = pipeline, name: str = info.name) -> None:
                 def feed(batch: list[LogLine]) -> None:
@@ -149,11 +224,26 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 @command("run", "the collector: every selected container's logs to the sinks, plus the Prometheus exporter")(_run_args)
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     check_sinks(config.sink, config.output_format)  # a bad sink fails before the engine is asked
+    shard = (0, 1)
+    if os.environ.get(SHARD_ENV):
+        try:
+            shard = parse_shard(os.environ[SHARD_ENV])
+        except ValueError:
+            raise ConfigError(f"invalid value for {SHARD_ENV}: {os.environ[SHARD_ENV]!r} (k/N)") from None
+        if os.environ.get(PARENT_ENV, "").isdigit():
+            die_with_parent(int(os.environ[PARENT_ENV]))
+    else:
+        workers = effective_workers(config.workers, config.sink)
+        if workers > 1:
+            return _run_workers(args, config, workers)
     core = build_core(config)
     exporting = None
+    reporting = threading.Event()
     with stop_signal() as done:
         try:
-            core.start_collector()
+            core.start_collector(shard)
+            if shard[1] > 1:
+                threading.Thread(target=_report, args=(core, reporting), name="observe-report", daemon=True).start()
             signal.signal(signal.SIGHUP, lambda signum, frame: _reopen(core))
             if not args.no_exporter and config.listen:
                 from exporters import start_exporting
@@ -171,11 +261,54 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
             if core.delivery is not None and core.delivery.closed.is_set():
                 return 1
         finally:
+            if shard[1] > 1:
+                reporting.set()
+                _write_report(core)
             signal.signal(signal.SIGHUP, signal.SIG_DFL)
             if exporting is not None:
                 exporting.stop()
             core.stop()
     return 0
+
+
+def _write_report(core: Core) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.buffer.write(report(core.log_counters, core.sink_statuses()))
+        sys.stdout.buffer.flush()
+
+
+def _report(core: Core, stop: threading.Event) -> None:
+    """A worker's counters to its supervisor, once a second."""
+    while not stop.wait(REPORT_INTERVAL):
+        _write_report(core)
+
+
+def _run_workers(args: argparse.Namespace, config: Config, workers: int) -> int:
+    """The supervisor of ``--workers N``: the workers collect; this process serves /metrics for all."""
+    core = build_core(config)
+    supervisor = Supervisor(args.argv, workers, config.state_dir, config.stop_timeout)
+    core.use_workers(WorkerCounters(supervisor), supervisor.statuses)
+    exporting = None
+    with stop_signal() as done:
+        try:
+            supervisor.start()
+            signal.signal(signal.SIGHUP, lambda signum, frame: supervisor.reopen())
+            if not args.no_exporter and config.listen:
+                from exporters import start_exporting
+
+                exporting = start_exporting(core)
+            wait_for_stop(done, supervisor.failed.is_set)
+            log.info("stopping: the workers drain records to the sinks", extra={"event": "CollectorStopping"})
+            if not supervisor.stop():
+                log.warning("a worker did not stop cleanly; what it had not delivered is read again at the next start",
+                            extra={"event": "CollectorStoppedEarly"})
+            return 1 if supervisor.failed.is_set() else 0
+        finally:
+            supervisor.stop()
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
+            if exporting is not None:
+                exporting.stop()
+            core.stop()
 
 
 def _reopen(core: Core) -> None:

@@ -4,6 +4,11 @@ A position is advanced only after the output accepted the record it belongs to, 
 by write-to-temporary, fsync, rename: a collector killed at any instant finds either the old
 file or the new one, never half of one. Saving is cheap enough to do every second; after a
 SIGKILL at most that second is read again (at-least-once), after a clean stop nothing is.
+
+With ``--workers N`` every worker process keeps the positions of its own shard of containers
+in its own file (``log-positions-<k>-of-<N>.json``; one process keeps ``log-positions.json``).
+Before the workers start, ``consolidate`` rewrites whatever files an earlier layout left into
+the files of the new one, so a container keeps its position when N changes.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 import os
 import tempfile
 import threading
+import zlib
 from pathlib import Path
 
 import orjson
@@ -24,6 +30,84 @@ log = logging.getLogger(__name__)
 FILE_NAME = "log-positions.json"
 
 
+def shard_of(container_id: str, shards: int) -> int:
+    """The worker (0 .. shards-1) that follows a container: stable across restarts and processes."""
+    return zlib.crc32(container_id.encode()) % shards if shards > 1 else 0
+
+
+def file_name(shard: int, shards: int) -> str:
+    return FILE_NAME if shards <= 1 else f"log-positions-{shard}-of-{shards}.json"
+
+
+def _read_positions(path: Path) -> dict[str, LogPosition]:
+    """The positions in one file; an unreadable file counts as empty (lines are read again, not lost)."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, orjson.JSONDecodeError) as err:
+        log.warning("checkpoint file unreadable; starting from the logs on disk",
+                    extra={"event": "CheckpointUnreadable", "path": str(path), "error": str(err)})
+        return {}
+    out: dict[str, LogPosition] = {}
+    for cid, pos in (data.get("containers") or {}).items():
+        try:
+            out[cid] = LogPosition(
+                int(pos["time_ns"]), int(pos.get("seq", 0)), str(pos.get("file_id", "")), int(pos.get("offset", 0))
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def _write_atomic(directory: Path, path: Path, positions: dict[str, LogPosition]) -> None:
+    """Write-to-temporary, fsync, rename. Raises OSError."""
+    payload = orjson.dumps({"version": 1, "containers": {k: v._asdict() for k, v in positions.items()}})
+    fd, tmp = tempfile.mkstemp(prefix=".positions-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def consolidate(state_dir: str, shards: int) -> None:
+    """Rewrite every positions file in ``state_dir`` into the files of a ``shards``-worker layout.
+
+    A container found in several files (a layout changed while its position moved on) keeps the
+    furthest position: positions only advance, so the latest ``(time_ns, seq, offset)`` is the newest.
+    Files of other layouts are removed once the new ones are on disk. Call it while no worker runs.
+
+    Raises:
+        ConfigError: the state directory cannot be written.
+    """
+    directory = Path(state_dir)
+    merged: dict[str, LogPosition] = {}
+    found = sorted(directory.glob("log-positions*.json"))
+    for path in found:
+        for cid, pos in _read_positions(path).items():
+            old = merged.get(cid)
+            if old is None or (pos.time_ns, pos.seq, pos.offset) > (old.time_ns, old.seq, old.offset):
+                merged[cid] = pos
+    wanted = {file_name(k, shards) for k in range(shards)}
+    if {p.name for p in found} <= wanted:
+        return  # already in this layout (or nothing saved yet)
+    try:
+        for k in range(shards):
+            mine = {cid: pos for cid, pos in merged.items() if shard_of(cid, shards) == k}
+            _write_atomic(directory, directory / file_name(k, shards), mine)
+        for path in found:
+            if path.name not in wanted:
+                path.unlink()
+    except OSError as err:
+        raise ConfigError(f"invalid value for --state-dir: cannot rewrite checkpoints: {err.strerror}") from None
+
+
 class CheckpointStore:
     """Positions by container id, loaded at start and saved on ``save()``.
 
@@ -31,7 +115,7 @@ class CheckpointStore:
         ConfigError: the state directory cannot be created or written.
     """
 
-    def __init__(self, state_dir: str) -> None:
+    def __init__(self, state_dir: str, shard: int = 0, shards: int = 1) -> None:
         self.dir = Path(state_dir)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -39,29 +123,10 @@ class CheckpointStore:
             raise ConfigError(f"invalid value for --state-dir: cannot create {state_dir}: {err.strerror}") from None
         if not os.access(self.dir, os.W_OK):
             raise ConfigError(f"invalid value for --state-dir: {state_dir} is not writable")
-        self.path = self.dir / FILE_NAME
+        self.path = self.dir / file_name(shard, shards)
         self._lock = threading.Lock()
-        self._positions: dict[str, LogPosition] = {}
+        self._positions: dict[str, LogPosition] = _read_positions(self.path)
         self._dirty = False
-        self._load()
-
-    def _load(self) -> None:
-        try:
-            data = orjson.loads(self.path.read_bytes())
-        except FileNotFoundError:
-            return
-        except (OSError, orjson.JSONDecodeError) as err:
-            # Not fatal: start over, which repeats lines rather than losing them.
-            log.warning("checkpoint file unreadable; starting from the logs on disk",
-                        extra={"event": "CheckpointUnreadable", "path": str(self.path), "error": str(err)})
-            return
-        for cid, pos in (data.get("containers") or {}).items():
-            try:
-                self._positions[cid] = LogPosition(
-                    int(pos["time_ns"]), int(pos.get("seq", 0)), str(pos.get("file_id", "")), int(pos.get("offset", 0))
-                )
-            except (KeyError, TypeError, ValueError):
-                continue
 
     def get(self, container_id: str) -> LogPosition | None:
         with self._lock:
@@ -86,18 +151,11 @@ class CheckpointStore:
         with self._lock:
             if not self._dirty:
                 return
-            payload = orjson.dumps({"version": 1, "containers": {k: v._asdict() for k, v in self._positions.items()}})
+            positions = dict(self._positions)
             self._dirty = False
-        fd, tmp = tempfile.mkstemp(prefix=".positions-", dir=self.dir)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+            _write_atomic(self.dir, self.path, positions)
         except OSError as err:
             with self._lock:
                 self._dirty = True
             log.error("cannot save checkpoints", extra={"event": "CheckpointSaveFailed", "error": str(err)})
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)

@@ -20,7 +20,7 @@ from observe.engine import Engine
 from observe.errors import ObserveError
 from observe.inventory import REMOVED, Inventory, InventoryChange
 from observe.logs.apilogs import ApiLogReader
-from observe.logs.checkpoints import CheckpointStore
+from observe.logs.checkpoints import CheckpointStore, shard_of
 from observe.logs.delivery import Delivery
 from observe.logs.jsonfile import JsonFileReader
 from observe.logs.normalise import LogPipeline, NormaliseOptions
@@ -44,6 +44,7 @@ class CollectorOptions:
             always read from their first line.
         poll_interval: seconds between looks at an idle json-file.
         stall_timeout: seconds without data before an API stream is reopened.
+        shard: ``(k, n)``: follow only the containers of worker k of n (``checkpoints.shard_of``).
     """
 
     normalise: NormaliseOptions = field(default_factory=NormaliseOptions)
@@ -51,6 +52,7 @@ class CollectorOptions:
     read_from_head: bool = False
     poll_interval: float = 0.05
     stall_timeout: float = 10.0
+    shard: tuple[int, int] = (0, 1)
 
 
 class Follower:
@@ -273,8 +275,10 @@ class Collector:
     def start(self) -> None:
         """Follow what runs now (and what stopped with unread lines), then every change."""
         self._unsubscribe = self.inventory.subscribe(self._changes.put)
-        known = set(self.checkpoints.known()) if self.checkpoints else set()
+        known = {cid for cid in self.checkpoints.known() if self._mine(cid)} if self.checkpoints else set()
         for c in self.inventory.containers(include_stopped=True):
+            if not self._mine(c.id):
+                continue
             if c.running or c.id in known:
                 self._startup.add(c.id)
                 self._ensure(c, startup=True)
@@ -287,6 +291,10 @@ class Collector:
                     self.counters.add_flag(cid, "lost")
                     self.checkpoints.forget(cid)
         self._thread.start()
+
+    def _mine(self, container_id: str) -> bool:
+        k, n = self.options.shard
+        return n <= 1 or shard_of(container_id, n) == k
 
     def _ensure(self, c: ContainerInfo, startup: bool = False) -> None:
         current = self._followers.get(c.id)
@@ -323,6 +331,8 @@ class Collector:
 
     def _apply(self, change: InventoryChange) -> None:
         c = change.container
+        if not self._mine(c.id):
+            return
         follower = self._followers.get(c.id)
         if change.kind == REMOVED:
             if follower is not None:
