@@ -46,9 +46,6 @@ line (``drop_blank`` leaves them out, counted as ``blank_dropped``).
 
 from __future__ import annotations
 
-import json
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +55,7 @@ import orjson
 from observe.logs.fields import CLAIMED, OWNED_NAMES, Overflow, claim, free_name, tidy
 from observe.logs.levels import LEVEL_WORDS, canonical_level, detect_level
 from observe.logs.multiline import GO, JAVA, PYTHON, Entry, Group, Merger, PartialJoiner, is_blank, json_body
+from observe.logs.text import ANSI, clean_text, lenient_loads, utf8_len
 from observe.model import ContainerInfo, LogLine, LogPosition, Record
 from observe.timefmt import format_time_ns, parse_time
 
@@ -67,15 +65,6 @@ COUNTER_KINDS = ("truncated", "invalid_utf8", "partial_joined", "json_parsed", "
 _MESSAGE_KEYS = ("msg", "message", "log", "event", "@m", "@mt")
 _LEVEL_KEYS = ("level", "severity", "lvl", "levelname", "log.level", "@l", "level_name", "loglevel", "log_level")
 _TIME_KEYS = ("time", "ts", "timestamp", "@timestamp", "@t")
-
-# An escape sequence ends at its terminator or at the end of the line (a newline inside a JSON
-# message), never later: CSI; OSC, DCS, SOS, PM and APC strings (ended by BEL or ST); the
-# two-byte and nF forms (``ESC 7``, ``ESC ( B``); a lone ESC at the end.
-_ANSI = re.compile(
-    r"\x1b(?:\[[0-?]*[ -/]*(?:[@-~]|(?=\n)|\Z)|[\]PX^_][^\x07\x1b\n]*(?:\x07|\x1b\\)?|[ -/]*[0-~]|(?=\n)|\Z)"
-)
-_INT64 = (-(2**63), 2**64)
-
 
 def _default_levels() -> dict[str, str]:
     return {"stdout": "info", "stderr": "error"}
@@ -106,50 +95,6 @@ class NormaliseOptions:
     multiline: bool = True
     flush_timeout: float = 1.0
     drop_blank: bool = False
-
-
-def clean_text(text: str, options: NormaliseOptions) -> tuple[str, bool]:
-    """A line's text with trailing CRs and (optionally) ANSI escapes removed, cut to the cap.
-
-    Returns:
-        The text and whether it was truncated.
-    """
-    if text and text[-1] == "\r":
-        text = text.rstrip("\r")
-    if options.strip_ansi and "\x1b" in text:
-        text = _ANSI.sub("", text)
-    cap = options.max_line_bytes
-    if len(text) * 4 > cap and not (text.isascii() and len(text) <= cap):
-        raw = text.encode("utf-8", "replace")
-        if len(raw) > cap:
-            return raw[:cap].decode("utf-8", "ignore"), True
-    return text, False
-
-
-def _utf8_len(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
-
-
-def _exact_int(text: str) -> int | str:
-    if len(text) < 19:
-        return int(text)
-    value = int(text) if len(text) <= 40 else None
-    if value is not None and _INT64[0] <= value < _INT64[1]:
-        return value
-    return text
-
-
-def _finite_float(text: str) -> float | str:
-    value = float(text)
-    return value if math.isfinite(value) else text
-
-
-def _lenient_loads(body: str) -> Any:
-    """JSON as loggers write it that orjson refuses; None when it is not JSON even so."""
-    try:
-        return json.loads(body, parse_constant=str, parse_int=_exact_int, parse_float=_finite_float)
-    except (ValueError, RecursionError):
-        return None
 
 
 def _json_key(key: str) -> str:
@@ -208,7 +153,7 @@ class _Builder:
                     if type(value) is str:
                         message = extra.pop(key)
                         if self.options.strip_ansi and "\x1b" in message:
-                            message = _ANSI.sub("", message)
+                            message = ANSI.sub("", message)
                         break
                 clef = "@t" in extra or "@mt" in extra
                 for key in _LEVEL_KEYS:
@@ -287,7 +232,7 @@ class _Builder:
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError:
-            value = _lenient_loads(body)
+            value = lenient_loads(body)
             if value is None:
                 self.counters["json_failed"] += 1
                 return None
@@ -324,7 +269,7 @@ def normalise(
         The document, as described in the module docstring.
     """
     builder = _Builder(container, options, dict.fromkeys(COUNTER_KINDS, 0))
-    text, truncated = clean_text(text, options)
+    text, truncated = clean_text(text, options.strip_ansi, options.max_line_bytes)
     return builder.build(text, time_ns, stream, stack_trace=stack_trace, invalid_utf8=invalid_utf8,
                          truncated=truncated)
 
@@ -384,7 +329,7 @@ class LogPipeline:
             text = line.text
             truncated = False
             if (text[-1:] == "\r") or (self._strip_ansi and "\x1b" in text) or len(text) > self._quick_cap:
-                text, truncated = clean_text(text, self.options)
+                text, truncated = clean_text(text, self.options.strip_ansi, self.options.max_line_bytes)
                 if truncated:
                     self.counters["truncated"] += 1
             self._merger.push(
@@ -424,7 +369,7 @@ class LogPipeline:
         options = self.options
         counters = self.counters
         for entry in entries:
-            text, truncated = clean_text(entry.text, options)
+            text, truncated = clean_text(entry.text, options.strip_ansi, options.max_line_bytes)
             if truncated or entry.truncated:
                 counters["truncated"] += 1
             entry.text = text
@@ -473,7 +418,7 @@ class LogPipeline:
                 message = lines[-1] if group.kind == PYTHON and len(lines) > 1 else lines[0]
                 doc = build(message, group.time_ns, group.stream, stack, group.kind, group.invalid_utf8,
                             group.truncated)
-                nbytes = _utf8_len(stack)
+                nbytes = utf8_len(stack)
             if "log.invalid_utf8" in doc:
                 self.counters["invalid_utf8"] += 1
             out.append(Record(doc, group.time_ns, doc["log.level"], group.stream, position, group.raw_lines, nbytes))
