@@ -56,11 +56,13 @@ def fluent_handler(address: str, tag: str = "observe.own") -> logging.Handler:
     return typed
 
 
-def setup_logging(level: str = "info", fmt: str = "json", stream: TextIO | None = None, fluentd: str = "") -> None:
+def setup_logging(level: str = "info", fmt: str = "json", stream: TextIO | None = None, fluentd: str = "",
+                  static: dict[str, str] | None = None) -> None:
     """Send the ``observe`` loggers to ``stream`` (stderr) in the chosen format, and to Fluentd when asked.
 
     Args:
         fluentd: ``host:port`` of a Fluentd forward input that also gets them (empty: none).
+        static: fields on every JSON line (a worker's ``worker: "k/N"``, so its events are told apart).
     """
     handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
@@ -71,6 +73,7 @@ def setup_logging(level: str = "info", fmt: str = "json", stream: TextIO | None 
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
                 timestamp=False,
                 datefmt="%Y-%m-%dT%H:%M:%S%z",
+                static_fields=dict(static or {}),
             )
         )
     else:

@@ -8,6 +8,7 @@ the handler that needs it so that other commands never load it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -17,6 +18,7 @@ from observe.cli import dashboards, exporter, info, logs, tui
 from observe.cli.common import COMMANDS
 from observe.config import OPTIONS, load_config
 from observe.errors import ConfigError, ObserveError
+from observe.logs.workers import SHARD_ENV
 from observe.ownlog import setup_logging
 
 # The command modules, in the order ``observe --help`` lists their commands.
@@ -75,7 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"observe: {err}", file=sys.stderr)
         return err.exit_code
-    setup_logging(config.log_level, config.log_format, fluentd=config.own_logs_fluentd)
+    shard = os.environ.get(SHARD_ENV)
+    setup_logging(config.log_level, config.log_format, fluentd=config.own_logs_fluentd,
+                  static={"worker": shard} if shard else None)
     _, _, handler = COMMANDS[args.command]
     try:
         return handler(args, config)

@@ -18,6 +18,7 @@ from observe.core import Core, build_core
 from observe.errors import ConfigError, ContainerNotFound
 from observe.logs.apilogs import ApiLogReader
 from observe.logs.collector import pump_api
+from observe.logs.delivery import log_sink_stopped
 from observe.logs.formats import FORMATS, render, render_batch
 from observe.logs.jsonfile import JsonFileReader
 from observe.logs.normalise import LogPipeline
@@ -302,6 +303,8 @@ def _run_workers(args: argparse.Namespace, config: Config, workers: int) -> int:
             if not supervisor.stop():
                 log.warning("a worker did not stop cleanly; what it had not delivered is read again at the next start",
                             extra={"event": "CollectorStoppedEarly"})
+            for status in supervisor.statuses():  # the workers' last reports, added up
+                log_sink_stopped(status)
             return 1 if supervisor.failed.is_set() else 0
         finally:
             supervisor.stop()

@@ -311,13 +311,17 @@ class Delivery:
             except ObserveError as err:
                 ok = False
                 log.warning("sink did not close cleanly", extra={"event": "SinkCloseFailed", "error": str(err)})
-            s = w.status()
-            log.info("sink stopped", extra={
-                "event": "SinkStopped", "sink": s.name, "written": s.written, "confirmed": s.confirmed,
-                "unconfirmed": s.unconfirmed, "resent": s.resent, "failed": s.failed, "retried": s.retried,
-                "disconnects": s.disconnects, "truncated": s.truncated, "dropped": s.dropped,
-                "queue_depth": s.queue_depth})
+            log_sink_stopped(w.status())
         return ok and not self.pending
+
+
+def log_sink_stopped(s: SinkStatus) -> None:
+    """The ``SinkStopped`` event: a sink's totals at the stop (of one process, or added over the workers)."""
+    log.info("sink stopped", extra={
+        "event": "SinkStopped", "sink": s.name, "written": s.written, "confirmed": s.confirmed,
+        "unconfirmed": s.unconfirmed, "resent": s.resent, "failed": s.failed, "retried": s.retried,
+        "disconnects": s.disconnects, "truncated": s.truncated, "dropped": s.dropped,
+        "queue_depth": s.queue_depth})
 
 
 OnLost = Callable[[str, str], None]

@@ -40,7 +40,7 @@ def sink_stopped(stderr: str, prefix: str) -> dict[str, Any]:
     for line in stderr.splitlines():
         if '"SinkStopped"' in line:
             doc = json.loads(line)
-            if doc["sink"].startswith(prefix):
+            if doc["sink"].startswith(prefix) and "worker" not in doc:  # the totals, not one worker's
                 return doc
     raise AssertionError(f"no SinkStopped log for {prefix}")
 
