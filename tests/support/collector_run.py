@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.support.waiting import wait_for
+
 
 class CollectorProcess:
     """An ``observe run`` subprocess selecting one test's containers, with a file sink."""
@@ -33,6 +35,19 @@ class CollectorProcess:
         ]
         with open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
+
+    def wait_ready(self) -> None:
+        """Until the collector says it runs (its inventory listed, its followers started)."""
+        wait_for(lambda: '"CollectorStarted"' in self.stderr(), "observe run started")
+
+    def freeze(self) -> None:
+        """SIGSTOP: the collector sees nothing until ``thaw``, as a collector far behind would."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         assert self.proc is not None
@@ -76,6 +91,7 @@ class CollectorProcess:
         if self.proc is not None:
             with_pid = self.proc.pid
             with contextlib.suppress(ProcessLookupError):
+                os.kill(with_pid, signal.SIGCONT)
                 os.kill(with_pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
             self.proc = None
