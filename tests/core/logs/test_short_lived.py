@@ -43,6 +43,7 @@ def _one_shots(collector: CollectorProcess, containers: Containers, prefix: str)
     return Counter(r["message"] for r in collector.records() if str(r.get("container.name", "")).startswith(base))
 
 
+@pytest.mark.slow
 def test_hundred_one_line_containers_each_collected_once(collector: CollectorProcess,
                                                          containers: Containers) -> None:
     """Started back to back, most are created, run and gone between two looks of the inventory."""
