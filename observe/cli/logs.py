@@ -17,10 +17,11 @@ from observe.cli.common import command, stop_signal, wait_for_stop
 from observe.config import Config
 from observe.core import Core, build_core
 from observe.errors import ConfigError, ContainerNotFound
-from observe.logs.follow import Follow, FollowOptions, Watch, follow_records
+from observe.logs.follow import Follow, FollowOptions, follow_records
 from observe.logs.formats import FORMATS, render, render_batch
 from observe.logs.normalise import NormaliseOptions
 from observe.logs.sinks import check_sinks
+from observe.logs.watch import Watch
 from observe.logs.workers import (
     PARENT_ENV,
     REPORT_INTERVAL,

@@ -17,8 +17,9 @@ from observe.engine import Engine
 from observe.inventory import Inventory
 from observe.logs.checkpoints import CheckpointStore, shard_of
 from observe.logs.delivery import Delivery
-from observe.logs.follow import Follow, FollowOptions, Watch
+from observe.logs.follow import Follow, FollowOptions
 from observe.logs.normalise import NormaliseOptions
+from observe.logs.watch import Watch
 from observe.model import ContainerInfo, LogPosition, Record
 from observe.telemetry import LogCounters
 

@@ -34,20 +34,21 @@ class CollectorProcess:
             "--flush-timeout", "300ms", *self.extra,
         ]
         with open(self.stderr_path, "ab") as err:
-            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
+            # Its own process group: ``--workers`` children are frozen and killed with it.
+            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
 
     def wait_ready(self) -> None:
         """Until the collector says it runs (its inventory listed, its followers started)."""
         wait_for(lambda: '"CollectorStarted"' in self.stderr(), "observe run started")
 
     def freeze(self) -> None:
-        """SIGSTOP: the collector sees nothing until ``thaw``, as a collector far behind would."""
+        """SIGSTOP to the collector and its workers: they see nothing until ``thaw``, as collectors far behind would."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
+        os.killpg(self.proc.pid, signal.SIGSTOP)
 
     def thaw(self) -> None:
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGCONT)
+        os.killpg(self.proc.pid, signal.SIGCONT)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         assert self.proc is not None
@@ -91,7 +92,7 @@ class CollectorProcess:
         if self.proc is not None:
             with_pid = self.proc.pid
             with contextlib.suppress(ProcessLookupError):
-                os.kill(with_pid, signal.SIGCONT)
-                os.kill(with_pid, signal.SIGKILL)
+                os.killpg(with_pid, signal.SIGCONT)
+                os.killpg(with_pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
             self.proc = None
