@@ -16,8 +16,8 @@ from observe.config import Config
 from observe.engine import CONTAINER_VERBS, Engine, ExecSocket
 from observe.errors import ObserveError
 from observe.inventory import Inventory
-from observe.logs.normalise import LogPipeline, NormaliseOptions
-from observe.model import ContainerInfo, LogLine, Record, StreamState
+from observe.logs.normalise import NormaliseOptions
+from observe.model import ContainerInfo, Record, StreamState
 from observe.stats.sampler import StatsSampler, choose_backend
 from observe.telemetry import LogCounters, SinkStatus
 
@@ -115,7 +115,7 @@ class Core:
         self.collector.stop(deadline)
         delivered = self.delivery.finish(deadline)
         if self.collector.checkpoints is not None:
-            self.collector.checkpoints.save()
+            self.collector.checkpoints.save(force=True)
         return delivered
 
     def sink_statuses(self) -> list[SinkStatus]:
@@ -143,8 +143,7 @@ class Core:
             ContainerNotFound: no such container.
         """
         from observe.engine.inspect import from_inspect
-        from observe.logs.apilogs import ApiLogReader
-        from observe.logs.collector import pump_api
+        from observe.logs.follow import FollowOptions, follow_records
 
         info = self.inventory.get(container_id)
         if info is None:
@@ -155,40 +154,17 @@ class Core:
             if on_state is not None and not stopped.is_set():
                 on_state(new)
 
-        reader = ApiLogReader(self.engine, info.id, tty=info.tty, follow=True, tail=tail,
-                              stall_timeout=self.config.stall_timeout, persistent=True, on_state=state)
-        pipeline = LogPipeline(info, self.normalise_options())
-        name = info.name
-
         def deliver(records: list[Record]) -> None:
-            if records and not stopped.is_set():
+            if not stopped.is_set():
                 on_records(records)
 
-        def feed(batch: list[LogLine]) -> None:
-            now = time.monotonic()
-            deliver([r for line in batch for r in pipeline.feed(line, now)])
-
-        def ended(err: BaseException | None) -> None:
-            if err is not None:
-                why = str(err) if isinstance(err, ObserveError) else f"{type(err).__name__}: {err}"
-                state(StreamState("error", why))
-            elif reader.state.kind != "ended":
-                state(StreamState("ended", "the stream ended"))
-
-        def run() -> None:
-            try:
-                pump_api(reader, feed, lambda: deliver(pipeline.flush_due(time.monotonic())), stopped, 0.25, name,
-                         on_end=ended)
-                deliver(pipeline.flush_all())
-            except Exception as err:  # the pipeline or a callback: the stream's end, reported, not a dead thread
-                log.exception("log follower failed", extra={"event": "LogStreamFailed", "container": name})
-                state(StreamState("error", f"{type(err).__name__}: {err}"))
-
-        threading.Thread(target=run, name=f"observe-logs-{info.short_id}", daemon=True).start()
+        follow = follow_records(self.engine, info, self.normalise_options(), deliver,
+                                FollowOptions(reader="api", tail=tail, stall_timeout=self.config.stall_timeout,
+                                              persistent=True), on_state=state)
 
         def stop() -> None:
             stopped.set()
-            reader.close()
+            follow.stop()
 
         return stop
 

@@ -30,6 +30,9 @@ REFRESH_ACTIONS = frozenset(
      "health_status", "oom", "update"}
 )
 ADDED, UPDATED, REMOVED = "added", "updated", "removed"
+RAN_ACTIONS = frozenset({"start", "restart", "die", "stop", "kill", "oom", "pause", "unpause"})
+"""Engine events that show a container ran, even when it is gone before it could be inspected."""
+_EVENT_ONLY_ATTRIBUTES = frozenset({"image", "name", "exitCode", "signal", "oldName", "execDuration"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,7 @@ class Inventory:
         self._events: deque[ContainerEvent] = deque(maxlen=history)
         self._seen: deque[tuple[int, str, str]] = deque(maxlen=512)
         self._images: dict[tuple[str, str], tuple[str, str]] = {}  # service -> the image of its newest replica
+        self._gone: deque[str] = deque(maxlen=512)  # reported gone before they could be inspected
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stream: Any = None
@@ -233,9 +237,34 @@ class Inventory:
         try:
             doc = self.engine.inspect(container_id)
         except ContainerNotFound:
-            self._drop(container_id, event)
+            with self._lock:
+                known = container_id in self._all
+            if known:
+                self._drop(container_id, event)
+            elif event is not None:
+                self._vanished(event)
             return
         self._put(self._build(doc), event)
+
+    def _vanished(self, event: ContainerEvent) -> None:
+        """A selected container ran and was removed before it could be inspected: a REMOVED change, once.
+
+        What is known of it comes from the event (name, image, labels), so that a log reader
+        can say by name that its lines could not be read.
+        """
+        cid = event.container_id
+        if event.action not in RAN_ACTIONS or cid in self._gone:
+            return
+        labels = {k: v for k, v in event.attributes.items() if k not in _EVENT_ONLY_ATTRIBUTES}
+        doc = {"Id": cid, "Name": "/" + event.name, "Config": {"Image": event.image, "Labels": labels},
+               "State": {"Status": "removed"}}
+        info = self._build(doc)
+        if not self._selected(info):
+            return
+        self._gone.append(cid)
+        log.info("container gone before it could be inspected",
+                 extra={"event": "InventoryContainerRemoved", "container": info.name})
+        self._emit(InventoryChange(REMOVED, info, event))
 
     def resync(self) -> None:
         """List every container and reconcile: new ones added, gone ones removed, all refreshed.

@@ -11,18 +11,18 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from observe.cli.common import command, stop_signal, wait_for_stop
 from observe.config import Config
 from observe.core import Core, build_core
 from observe.errors import ConfigError, ContainerNotFound
-from observe.logs.apilogs import ApiLogReader
-from observe.logs.collector import pump_api
 from observe.logs.delivery import log_sink_stopped
+from observe.logs.follow import Follow, FollowOptions, follow_records
 from observe.logs.formats import FORMATS, render, render_batch
-from observe.logs.jsonfile import JsonFileReader
-from observe.logs.normalise import LogPipeline
+from observe.logs.normalise import NormaliseOptions
 from observe.logs.sinks import check_sinks
+from observe.logs.watch import Watch
 from observe.logs.workers import (
     PARENT_ENV,
     REPORT_INTERVAL,
@@ -34,7 +34,7 @@ from observe.logs.workers import (
     parse_shard,
     report,
 )
-from observe.model import LEVEL_RANK, LEVELS, ContainerInfo, LogLine, Record
+from observe.model import LEVEL_RANK, LEVELS, ContainerInfo, LogPosition, Record
 from observe.timefmt import parse_ns
 from observe.units import parse_duration
 
@@ -107,55 +107,6 @@ class _Printer:
         return True
 
 
-def _local_file(core: Core, info: ContainerInfo, config: Config, tail: int | None) -> bool:
-    """Whether ``observe logs`` reads this container's json-file log directly (as the collector does).
-
-    Only for a local engine and a json-file container whose file we can read; ``--tail`` (which
-    the engine answers without reading the whole log) and ``--reader api`` keep the API.
-    """
-    return (config.reader != "api" and tail is None and core.engine.is_local and info.log_driver == "json-file"
-            and os.access(info.log_path, os.R_OK))
-
-
-def _read_file(core: Core, info: ContainerInfo, pipeline: LogPipeline, printer: _Printer, since_ns: int,
-               follow: bool, stop: threading.Event, poll: float) -> None:
-    """Print a json-file log from its oldest line on disk.
-
-    With ``follow``, keep reading until ``stop`` or, like ``docker logs -f``, until the container
-    is no longer running (then what it wrote last is read to the end).
-    """
-    reader = JsonFileReader(info.log_path)
-    last_look = time.monotonic()
-    try:
-        while not stop.is_set():
-            lines = reader.read()
-            if lines:
-                now = time.monotonic()
-                feed = pipeline.feed
-                records: list[Record] = []
-                for line in lines:
-                    if line.time_ns >= since_ns:
-                        records.extend(feed(line, now))
-                printer(records)
-                continue
-            if not follow:
-                break
-            printer(pipeline.flush_due(time.monotonic()))
-            if time.monotonic() - last_look >= 1.0:
-                last_look = time.monotonic()
-                try:
-                    running = bool((core.engine.inspect(info.id).get("State") or {}).get("Running"))
-                except ContainerNotFound:
-                    running = False
-                if not running:
-                    follow = False  # one more read, then done
-                    continue
-            stop.wait(poll)
-    finally:
-        reader.close()
-    printer(pipeline.flush_all())
-
-
 def _targets(core: Core, names: list[str], include_stopped: bool) -> list[ContainerInfo]:
     core.inventory.resync()
     if not names:
@@ -176,46 +127,56 @@ def cmd_logs(args: argparse.Namespace, config: Config) -> int:
     if args.tail is not None and args.tail < 0:
         raise ConfigError("invalid value for --tail: must be 0 or more")
     core = build_core(config)
-    stop = threading.Event()
-    readers: list[ApiLogReader] = []
     try:
-        targets = _targets(core, args.containers, args.all)
         options = core.normalise_options()
-        threads = []
-        for info in targets:
-            pipeline = LogPipeline(info, options)
-            if _local_file(core, info, config, args.tail):
-                thread = threading.Thread(target=_read_file, args=(core, info, pipeline, printer, since_ns,
-                                                                   args.follow, stop, 0.1),
-                                          name=f"observe-logs-{info.short_id}", daemon=True)
-                thread.start()
-                threads.append(thread)
-                continue
-            reader = ApiLogReader(core.engine, info.id, tty=info.tty, follow=args.follow, tail=args.tail,
-                                  since_ns=since_ns, stall_timeout=config.stall_timeout)
-            readers.append(reader)
 
-            def run(reader: ApiLogReader = reader, pipeline: LogPipeline = pipeline, name: str = info.name) -> None:
-                def feed(batch: list[LogLine]) -> None:
-                    now = time.monotonic()
-                    printer([r for line in batch for r in pipeline.feed(line, now)])
+        def follow_options(tail: int | None, position: LogPosition | None = None) -> FollowOptions:
+            # A local json-file log is read directly, as the collector does; ``--tail`` (which the
+            # engine answers without reading the whole log) and ``--reader api`` keep the API.
+            return FollowOptions(reader="api" if tail is not None else config.reader, follow=args.follow,
+                                 position=position, tail=tail, since_ns=since_ns, stall_timeout=config.stall_timeout,
+                                 until_stopped=bool(args.containers))
 
-                pump_api(reader, feed, lambda: printer(pipeline.flush_due(time.monotonic())), stop, 0.25, name)
-                printer(pipeline.flush_all())
-
-            thread = threading.Thread(target=run, name=f"observe-logs-{info.short_id}", daemon=True)
-            thread.start()
-            threads.append(thread)
-        with contextlib.suppress(KeyboardInterrupt):
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.2)
+        if args.follow and not args.containers:
+            _follow_every_container(core, args.all, printer, options, follow_options, args.tail)
+            return 0
+        targets = _targets(core, args.containers, args.all)
+        follows = [follow_records(core.engine, info, options, printer, follow_options(args.tail), on_lost=_lost)
+                   for info in targets]
+        try:
+            for follow in follows:
+                while not follow.done.wait(0.2):
+                    pass
+        except KeyboardInterrupt:
+            for follow in follows:
+                follow.stop()
+            for follow in follows:
+                follow.thread.join(timeout=5)
     finally:
-        stop.set()
-        for reader in readers:
-            reader.close()
         core.stop()
     return 0
+
+
+def _lost(c: ContainerInfo, why: str) -> None:
+    log.warning(why, extra={"event": "LogLinesLost", "container": c.name})
+
+
+def _follow_every_container(core: Core, include_stopped: bool, printer: _Printer, options: NormaliseOptions,
+                            follow_options: Callable[[int | None, LogPosition | None], FollowOptions],
+                            tail: int | None) -> None:
+    """``logs -f`` without names: every selected container, those that start later and short-lived ones too."""
+    core.start()
+
+    def begin(c: ContainerInfo, resume: LogPosition | None, startup: bool) -> Follow:
+        # ``--tail`` is for what runs now; a container that starts later is read from its first line.
+        opts = follow_options(tail if startup else None, resume)
+        return Follow(core.engine, c, options, lambda _f, records: printer(records), opts, on_lost=_lost).start()
+
+    watch = Watch(core.inventory, begin, on_lost=_lost, name="observe-logs")
+    watch.start(lambda c: include_stopped or c.running)
+    with stop_signal() as done:
+        wait_for_stop(done)
+    watch.stop(time.monotonic() + 5)
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:

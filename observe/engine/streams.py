@@ -124,9 +124,17 @@ class LogStream:
             except (AttributeError, OSError):
                 pass
 
-    def _read(self, n: int) -> bytes:
+    def _read(self, n: int, some: bool = False) -> bytes:
+        """``n`` bytes (fewer only at the end); with ``some``, whatever up to ``n`` has arrived.
+
+        A raw (TTY) stream must not wait for a full buffer: a follow stream sends a few bytes and
+        then nothing until the container writes again.
+        """
+        raw = self.response.raw
         try:
-            return bytes(self.response.raw.read(n))
+            if some and hasattr(raw, "read1"):
+                return bytes(raw.read1(n))
+            return bytes(raw.read(n))
         except Exception as err:  # urllib3/socket errors of many kinds; sort them out here
             if self.closed:
                 return b""
@@ -138,7 +146,7 @@ class LogStream:
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         if self.tty:
             while True:
-                chunk = self._read(32768)
+                chunk = self._read(32768, some=True)
                 if not chunk:
                     return
                 yield "stdout", chunk

@@ -31,48 +31,113 @@ BACKOFF_MAX = 5.0
 """Seconds between reopens of a stream that gave nothing (a crash-looping container, an engine that is
 down): doubling from the first to the max, back to none as soon as a stream gives lines."""
 _TS = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) ")
+_ENGINE_TS = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z ")  # the engine's own, fixed width
 
 
-class _StreamBuffer:
-    """Turns one stream's payload bytes (not line-aligned) into timestamped messages."""
+Message = tuple[int, bytes, bool]
+"""(time_ns, content bytes without the newline, partial): one message of the engine's log stream."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+
+def split_frame(payload: bytes) -> Message:
+    """One frame of a multiplexed stream: Docker writes one log message per frame, its timestamp first.
+
+    The frame's own length (from its header) bounds the message, so nothing here depends on
+    how long the content is once decoded. A message that does not end in a newline is partial:
+    the rest of its line follows in the next message of the same stream (or it was the last,
+    unterminated line of the log).
+    """
+    m = _TS.match(payload)
+    if m is None:  # not timestamped (should not happen): keep the bytes as a line of text
+        time_ns, content = 0, payload
+    else:
+        time_ns, content = parse_ns(m.group()[:-1].decode()), payload[m.end():]
+    if content.endswith(b"\n"):
+        return time_ns, content[:-1], False
+    return time_ns, content, True
+
+
+class _RawSplitter:
+    """Turns a TTY container's raw stream (no frames, not line-aligned) into timestamped messages.
+
+    A message ends at its newline, or where the next chunk of the same long line begins: Docker
+    gives every chunk of a split line the timestamp of its first, so the boundary is where that
+    same timestamp appears again (engines that stamped each chunk anew split at exactly 16 KiB).
+    The last chunk of a split line may have no newline (the ``local`` driver's): it ends where
+    the engine's next timestamp begins. The content's decoded length is never used: a chunk whose
+    bytes the json-file driver replaced with U+FFFD is longer than 16 KiB in the stream.
+    """
+
+    def __init__(self) -> None:
         self.buf = b""
+        self.continuing = False  # the last message was a chunk cut at a boundary
 
-    def feed(self, data: bytes, final: bool = False) -> list[tuple[int, bytes, bool]]:
-        """(time_ns, content, partial) for every complete message in the buffer."""
-        self.buf += data
-        out: list[tuple[int, bytes, bool]] = []
-        buf = self.buf
+    def feed(self, data: bytes, final: bool = False) -> list[Message]:
+        """Every complete message in the buffer (with ``final``, also what is left)."""
+        buf = self.buf + data if data else self.buf
+        out: list[Message] = []
         pos = 0
-        while pos < len(buf):
+        size = len(buf)
+        while pos < size:
             m = _TS.match(buf, pos)
             if m is None:
                 # Not at a timestamp: bytes we cannot place (should not happen); keep them as text.
                 nl = buf.find(b"\n", pos)
                 if nl < 0 and not final:
                     break
-                end = len(buf) if nl < 0 else nl
+                end = size if nl < 0 else nl
                 out.append((0, buf[pos:end], False))
                 pos = end + 1
                 continue
+            stamp = m.group()
             start = m.end()
             nl = buf.find(b"\n", start)
-            # Docker splits messages over 16 KiB into partial messages, each with its own timestamp.
-            if (nl < 0 or nl - start > PARTIAL_SIZE) and _TS.match(buf, start + PARTIAL_SIZE):
-                out.append((parse_ns(m.group()[:-1].decode()), buf[start:start + PARTIAL_SIZE], True))
-                pos = start + PARTIAL_SIZE
+            limit = size if nl < 0 else nl
+            boundary, cut = buf.find(stamp, start, limit), True
+            if boundary < 0 and limit - start > PARTIAL_SIZE and _TS.match(buf, start + PARTIAL_SIZE):
+                boundary = start + PARTIAL_SIZE
+            if boundary < 0 and self.continuing:
+                later = _ENGINE_TS.search(buf, start, limit)
+                boundary, cut = (later.start(), False) if later is not None else (-1, True)
+            time_ns = parse_ns(stamp[:-1].decode())
+            if boundary >= 0:
+                out.append((time_ns, buf[start:boundary], True))
+                self.continuing = cut
+                pos = boundary
                 continue
             if nl < 0:
                 if final:
-                    out.append((parse_ns(m.group()[:-1].decode()), buf[start:], True))
-                    pos = len(buf)
+                    out.append((time_ns, buf[start:], True))
+                    pos = size
                 break
-            out.append((parse_ns(m.group()[:-1].decode()), buf[start:nl], False))
+            out.append((time_ns, buf[start:nl], False))
+            self.continuing = False
             pos = nl + 1
         self.buf = buf[pos:]
         return out
+
+
+def incomplete_tail(data: bytes) -> int:
+    """How many bytes at the end of ``data`` start a UTF-8 character that is not complete yet (0 to 3).
+
+    Splitting there (just before a byte that is not a continuation byte) decodes exactly as the
+    joined bytes would.
+    """
+    n = len(data)
+    for back in range(1, min(4, n) + 1):
+        byte = data[n - back]
+        if byte & 0xC0 == 0x80:
+            continue
+        need = 2 if 0xC2 <= byte <= 0xDF else 3 if 0xE0 <= byte <= 0xEF else 4 if 0xF0 <= byte <= 0xF4 else 0
+        return back if need > back else 0
+    return 0
+
+
+def decode(data: bytes) -> tuple[str, bool]:
+    """(text, had invalid UTF-8): invalid bytes replaced with U+FFFD."""
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace"), True
 
 
 class ApiLogReader:
@@ -130,17 +195,20 @@ class ApiLogReader:
         self._recent: deque[tuple[int, str, int]] = deque(maxlen=RECENT_LINES)
         self._recent_set: set[tuple[int, str, int]] = set()
         self.duplicates = 0
+        self.missing = False
+        self._carry: dict[str, bytes] = {}
+        self._open_line: dict[str, int] = {}  # stream -> time of its line whose last chunk had no newline
         self._stream: LogStream | None = None
         self._closed = threading.Event()
 
-    def _open(self, first: bool) -> LogStream:
+    def _open(self, first: bool, follow: bool) -> LogStream:
         since = self.last_ns or self.since_ns
         return self.engine.log_stream(
             self.container_id,
-            follow=self.follow,
+            follow=follow,
             since_ns=since,
             tail=self.tail if first and not self.last_ns else None,
-            read_timeout=self.stall_timeout if self.follow else None,
+            read_timeout=self.stall_timeout if follow else None,
             tty=self.tty,
         )
 
@@ -177,23 +245,27 @@ class ApiLogReader:
         """Batches of new lines, in order. Ends when the container stops (or, without follow, at the end).
 
         A stream that ends cleanly but gave nothing is reopened after a growing pause (a
-        container that crash-loops is "running" between restarts), never in a tight loop.
+        container that crash-loops is "running" between restarts), never in a tight loop. When a
+        follow stream ends on a stopped container, one read without follow, from the last
+        position, takes what the stream left out (dockerd's follow stream omits a last line that
+        has no newline). ``missing`` says the container was gone before anything was read.
 
         Raises:
-            ContainerNotFound: the container is gone.
             EngineUnavailable: the engine stayed unreachable (not when ``persistent``: then it retries).
         """
         first = True
         backoff = 0.0
+        last_read = False
         while not self._closed.is_set():
             if backoff and self._closed.wait(backoff):
-                return
+                break
             self._skip_ns, self._skip_seq, self._at_skip = self.last_ns, self.last_seq, 0
             try:
-                self._stream = self._open(first)
+                self._stream = self._open(first, self.follow and not last_read)
             except ContainerNotFound:
                 self._report("ended", "the container was removed")
-                return
+                self.missing = first
+                break
             except EngineUnavailable as err:
                 if not (self.follow and self.persistent):
                     raise
@@ -202,14 +274,15 @@ class ApiLogReader:
                 self._report("retrying", str(err))
                 continue
             first = False
-            buffers = {"stdout": _StreamBuffer("stdout"), "stderr": _StreamBuffer("stderr")}
+            raw = _RawSplitter() if self.tty else None
             ended_cleanly = False
             gave = False
             if self.state.kind == "retrying":
                 self._report("following")
             try:
                 for kind, payload in self._stream:
-                    batch = self._lines(buffers[kind].feed(payload), kind)
+                    messages = [split_frame(payload)] if raw is None else raw.feed(payload)
+                    batch = self._lines(messages, kind)
                     if batch:
                         if not gave:
                             gave = True
@@ -224,7 +297,7 @@ class ApiLogReader:
                 continue
             except EngineUnavailable as err:
                 if self._closed.is_set():
-                    return
+                    break
                 log.warning("log stream dropped; reopening", extra={"event": "LogStreamDropped",
                                                                     "container": self.container_id, "error": str(err)})
                 self.reopens += 1
@@ -235,24 +308,45 @@ class ApiLogReader:
                 if self._stream is not None:
                     self._stream.close()
             if ended_cleanly:
-                for kind, buffer in buffers.items():
-                    batch = self._lines(buffer.feed(b"", final=True), kind)
+                if raw is not None:
+                    batch = self._lines(raw.feed(b"", final=True), "stdout")
                     if batch:
                         gave = True
                         yield batch
                 if not self.follow or self._closed.is_set():
-                    return
-                running = self._running()
-                if running is None:
-                    return
-                if not running:
+                    break
+                if last_read:
+                    last_read = False
                     if not self.persistent:
                         self._report("ended", "the container stopped")
-                        return
+                        break
                     if self.state.kind != "retrying":
                         self._report("waiting", "the container is not running")
+                    self.reopens += 1
+                    backoff = min(BACKOFF_MAX, max(BACKOFF_FIRST, backoff * 2))
+                    continue
+                running = self._running()
+                if running is None:
+                    break
+                if not running:
+                    last_read = True
+                    continue
                 self.reopens += 1
                 backoff = 0.0 if gave else min(BACKOFF_MAX, max(BACKOFF_FIRST, backoff * 2))
+        rest = self._rest()
+        if rest:
+            yield rest
+
+    def _terminator(self, stream: str, stamp: int) -> LogLine:
+        """An empty last chunk that ends the open line of ``stream`` (with any cut character's bytes)."""
+        del self._open_line[stream]
+        carry = self._carry.pop(stream, b"")
+        text, invalid = decode(carry) if carry else ("", False)
+        return LogLine(stamp, stream, text, False, invalid, LogPosition(self.last_ns, self.last_seq))
+
+    def _rest(self) -> list[LogLine]:
+        """At the end of the log: end every open line, with the bytes of a character its last chunk cut."""
+        return [self._terminator(stream, stamp) for stream, stamp in list(self._open_line.items())]
 
     def _running(self) -> bool | None:
         """Whether the container runs; None once it is gone. An engine that cannot say is "not
@@ -269,7 +363,7 @@ class ApiLogReader:
             return False
         return bool(state.get("Running"))
 
-    def _lines(self, messages: list[tuple[int, bytes, bool]], stream: str) -> list[LogLine]:
+    def _lines(self, messages: list[Message], stream: str) -> list[LogLine]:
         out: list[LogLine] = []
         for time_ns, content, partial in messages:
             stamp = time_ns or self.last_ns
@@ -279,18 +373,34 @@ class ApiLogReader:
             if not partial and stamp <= self.last_ns and key in self._recent_set:
                 self.duplicates += 1
                 continue
+            opened = self._open_line.get(stream)
+            if opened is not None and opened != stamp:
+                # Every chunk of a split line carries the time of its first: a new time on this
+                # stream means the open line ended without a newline (the local driver's last chunk).
+                out.append(self._terminator(stream, opened))
             self._advance(stamp)
-            if not partial:
+            if partial:
+                self._open_line[stream] = stamp
+            else:
+                self._open_line.pop(stream, None)
                 if len(self._recent) == RECENT_LINES:
                     self._recent_set.discard(self._recent[0])
                 self._recent.append(key)
                 self._recent_set.add(key)
-            if content.endswith(b"\r") and not partial:
-                content = content[:-1] if self.tty else content
-            try:
-                text, invalid = content.decode("utf-8"), False
-            except UnicodeDecodeError:
-                text, invalid = content.decode("utf-8", "replace"), True
+            # Decoded as the joined bytes of the line would be: a character cut by a chunk boundary
+            # waits for the rest of its bytes in the next chunk of the same stream.
+            carry = self._carry.get(stream)
+            if carry:
+                content = carry + content
+                self._carry[stream] = b""
+            if partial:
+                cut = incomplete_tail(content)
+                if cut:
+                    self._carry[stream] = content[-cut:]
+                    content = content[:-cut]
+            elif self.tty and content.endswith(b"\r"):
+                content = content[:-1]
+            text, invalid = decode(content)
             # The position is the high-water mark, so that a checkpoint never moves backwards.
             out.append(LogLine(stamp, stream, text, partial, invalid, LogPosition(self.last_ns, self.last_seq)))
         return out

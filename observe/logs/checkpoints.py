@@ -9,6 +9,10 @@ With ``--workers N`` every worker process keeps the positions of its own shard o
 in its own file (``log-positions-<k>-of-<N>.json``; one process keeps ``log-positions.json``).
 Before the workers start, ``consolidate`` rewrites whatever files an earlier layout left into
 the files of the new one, so a container keeps its position when N changes.
+
+A file also says when it was last written (``saved_ns``, rewritten at least every
+``HEARTBEAT`` seconds while observe runs): at the next start, containers that ran after that
+ran while observe was down.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -28,6 +33,7 @@ from observe.model import LogPosition
 
 log = logging.getLogger(__name__)
 FILE_NAME = "log-positions.json"
+HEARTBEAT = 10.0
 
 
 def shard_of(container_id: str, shards: int) -> int:
@@ -41,14 +47,23 @@ def file_name(shard: int, shards: int) -> str:
 
 def _read_positions(path: Path) -> dict[str, LogPosition]:
     """The positions in one file; an unreadable file counts as empty (lines are read again, not lost)."""
+    return _read(path)[0]
+
+
+def _read(path: Path) -> tuple[dict[str, LogPosition], int]:
+    """(positions, when the file was written in ns: 0 without a file)."""
     try:
         data = orjson.loads(path.read_bytes())
     except FileNotFoundError:
-        return {}
+        return {}, 0
     except (OSError, orjson.JSONDecodeError) as err:
         log.warning("checkpoint file unreadable; starting from the logs on disk",
                     extra={"event": "CheckpointUnreadable", "path": str(path), "error": str(err)})
-        return {}
+        return {}, _mtime_ns(path)
+    if not isinstance(data, dict):
+        return {}, _mtime_ns(path)
+    saved = data.get("saved_ns")
+    saved_ns = saved if isinstance(saved, int) and saved > 0 else _mtime_ns(path)
     out: dict[str, LogPosition] = {}
     for cid, pos in (data.get("containers") or {}).items():
         try:
@@ -57,12 +72,21 @@ def _read_positions(path: Path) -> dict[str, LogPosition]:
             )
         except (KeyError, TypeError, ValueError):
             continue
-    return out
+    return out, saved_ns
 
 
-def _write_atomic(directory: Path, path: Path, positions: dict[str, LogPosition]) -> None:
-    """Write-to-temporary, fsync, rename. Raises OSError."""
-    payload = orjson.dumps({"version": 1, "containers": {k: v._asdict() for k, v in positions.items()}})
+def _mtime_ns(path: Path) -> int:
+    """A file's modification time (for a file written before ``saved_ns`` existed)."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _write_atomic(directory: Path, path: Path, positions: dict[str, LogPosition], saved_ns: int = 0) -> None:
+    """Write-to-temporary, fsync, rename (``saved_ns``: the time to record, 0 for now). Raises OSError."""
+    payload = orjson.dumps({"version": 1, "saved_ns": saved_ns or time.time_ns(),
+                            "containers": {k: v._asdict() for k, v in positions.items()}})
     fd, tmp = tempfile.mkstemp(prefix=".positions-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -89,8 +113,11 @@ def consolidate(state_dir: str, shards: int) -> None:
     directory = Path(state_dir)
     merged: dict[str, LogPosition] = {}
     found = sorted(directory.glob("log-positions*.json"))
+    saved_ns = 0
     for path in found:
-        for cid, pos in _read_positions(path).items():
+        positions, written = _read(path)
+        saved_ns = max(saved_ns, written)
+        for cid, pos in positions.items():
             old = merged.get(cid)
             if old is None or (pos.time_ns, pos.seq, pos.offset) > (old.time_ns, old.seq, old.offset):
                 merged[cid] = pos
@@ -100,7 +127,7 @@ def consolidate(state_dir: str, shards: int) -> None:
     try:
         for k in range(shards):
             mine = {cid: pos for cid, pos in merged.items() if shard_of(cid, shards) == k}
-            _write_atomic(directory, directory / file_name(k, shards), mine)
+            _write_atomic(directory, directory / file_name(k, shards), mine, saved_ns)
         for path in found:
             if path.name not in wanted:
                 path.unlink()
@@ -125,8 +152,9 @@ class CheckpointStore:
             raise ConfigError(f"invalid value for --state-dir: {state_dir} is not writable")
         self.path = self.dir / file_name(shard, shards)
         self._lock = threading.Lock()
-        self._positions: dict[str, LogPosition] = _read_positions(self.path)
+        self._positions, self.saved_ns = _read(self.path)  # saved_ns: when the file found was written (0: none)
         self._dirty = False
+        self._written = 0.0
 
     def get(self, container_id: str) -> LogPosition | None:
         with self._lock:
@@ -146,13 +174,14 @@ class CheckpointStore:
         with self._lock:
             return list(self._positions)
 
-    def save(self) -> None:
-        """Write the positions if they changed (atomic replace)."""
+    def save(self, force: bool = False) -> None:
+        """Write the positions if they changed, or ``HEARTBEAT`` seconds passed, or ``force`` (atomic replace)."""
         with self._lock:
-            if not self._dirty:
+            if not (self._dirty or force or time.monotonic() - self._written >= HEARTBEAT):
                 return
             positions = dict(self._positions)
             self._dirty = False
+            self._written = time.monotonic()
         try:
             _write_atomic(self.dir, self.path, positions)
         except OSError as err:

@@ -1,36 +1,38 @@
-"""The log collector: one follower per selected container, feeding the delivery queues.
+"""The log collector: one follow per selected container (``observe.logs.follow``), feeding the delivery queues.
 
-Followers start when a container runs (from the inventory's events) and drain and stop when
-it stops; a restarted container is followed again from exactly where its last follower
-stopped, so there is no gap and no duplicate. The json-file reader is used when the engine
-is local and the container logs to json-file; otherwise the engine's logs API.
+Follows start when a container runs, or ran unseen, and read it to its end when it stops; a
+restarted container is followed again from exactly where its last follow stopped, so there
+is no gap and no duplicate. The json-file reader is used when the engine is local and the
+container logs to json-file; otherwise the engine's logs API (``--reader`` chooses).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import queue
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from observe.engine import Engine
-from observe.errors import ObserveError
-from observe.inventory import REMOVED, Inventory, InventoryChange
-from observe.logs.apilogs import ApiLogReader
+from observe.inventory import Inventory
 from observe.logs.checkpoints import CheckpointStore, shard_of
 from observe.logs.delivery import Delivery
-from observe.logs.jsonfile import JsonFileReader
-from observe.logs.normalise import LogPipeline, NormaliseOptions
-from observe.model import ContainerInfo, LogLine, LogPosition, Record
+from observe.logs.follow import Follow, FollowOptions
+from observe.logs.normalise import NormaliseOptions
+from observe.logs.watch import Watch
+from observe.model import ContainerInfo, LogPosition, Record
 from observe.telemetry import LogCounters
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
 CHECKPOINT_INTERVAL = 1.0
+SINCE_MARGIN = 30.0
+"""Seconds before the last checkpoint from which a container counts as run while observe was down.
+
+Generous on purpose: such a container without a checkpoint of its own has had nothing delivered,
+so reading it from its first line repeats nothing; the margin covers an engine clock a little off.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,197 +57,13 @@ class CollectorOptions:
     shard: tuple[int, int] = (0, 1)
 
 
-class Follower:
-    """Reads one container's log into its pipeline and hands the records to delivery."""
-
-    def __init__(self, collector: Collector, container: ContainerInfo, position: LogPosition | None,
-                 at_end: bool) -> None:
-        self.collector = collector
-        self.container = container
-        self.pipeline = LogPipeline(container, collector.options.normalise)
-        self.position = position
-        self.at_end = at_end
-        self.draining = threading.Event()  # the container stopped: read to the end, then finish
-        self.stopping = threading.Event()  # shut down now (after flushing what is held)
-        self.done = threading.Event()
-        self._renamed: ContainerInfo | None = None
-        self._reported = dict.fromkeys(self.pipeline.counters, 0)
-        self._api: ApiLogReader | None = None
-        self.kind = self._choose_reader()
-        self.thread = threading.Thread(target=self._run, name=f"observe-follow-{container.short_id}", daemon=True)
-
-    def _choose_reader(self) -> str:
-        opt = self.collector.options.reader
-        c = self.container
-        usable = self.collector.engine.is_local and c.log_driver == "json-file" and os.access(c.log_path, os.R_OK)
-        if opt == "json-file" or (opt == "auto" and usable):
-            return "json-file" if usable else "api"
-        return "api"
-
-    def start(self) -> None:
-        log.info("following container logs", extra={"event": "LogFollowStarted", "container": self.container.name,
-                                                     "reader": self.kind})
-        self.thread.start()
-
-    def rename(self, container: ContainerInfo) -> None:
-        self._renamed = container
-
-    def drain(self) -> None:
-        self.draining.set()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        if self._api is not None:
-            self._api.close()
-
-    # -- the loop ------------------------------------------------------------------------
-    def _emit(self, records: list[Record]) -> None:
-        if not records:
-            return
-        counters = self.collector.counters
-        cid = self.container.id
-        for r in records:
-            counters.add_record(cid, r.level, r.stream, r.nbytes, r.lines)
-        totals = dict(self.pipeline.counters)
-        if self._api is not None:
-            totals["engine_duplicate"] = self._api.duplicates  # lines the engine sent twice, dropped
-        for kind, total in totals.items():
-            if total != self._reported.get(kind, 0):
-                counters.add_flag(cid, kind, total - self._reported.get(kind, 0))
-                self._reported[kind] = total
-        for start in range(0, len(records), MAX_BATCH):
-            chunk = records[start:start + MAX_BATCH]
-            position = chunk[-1].position
-            self.collector.delivery.send(cid, chunk, position)
-            if position is not None:
-                self.position = position
-
-    def _feed(self, lines: list[LogLine]) -> None:
-        if self._renamed is not None:
-            self.pipeline.update_container(self._renamed)
-            self.container, self._renamed = self._renamed, None
-        now = time.monotonic()
-        out: list[Record] = []
-        feed = self.pipeline.feed
-        for line in lines:
-            out.extend(feed(line, now))
-        self._emit(out)
-
-    def _lost(self, why: str) -> None:
-        self.collector.counters.add_flag(self.container.id, "lost")
-        log.warning(why, extra={"event": "LogLinesLost", "container": self.container.name})
-
-    def _run(self) -> None:
-        try:
-            if self.kind == "json-file":
-                self._run_jsonfile()
-            else:
-                self._run_api()
-            self._emit(self.pipeline.flush_all())
-        except ObserveError as err:
-            log.warning("stopped following a container", extra={
-                "event": "LogFollowFailed", "container": self.container.name, "error": str(err)})
-            self._emit(self.pipeline.flush_all())
-        except Exception:  # one container's trouble must not take the collector down
-            log.exception("log follower failed", extra={"event": "LogFollowFailed",
-                                                          "container": self.container.name})
-        finally:
-            self.done.set()
-            log.info("stopped following container logs", extra={"event": "LogFollowStopped",
-                                                                 "container": self.container.name})
-
-    def _run_jsonfile(self) -> None:
-        position = self.position
-        if position is None and self.at_end:
-            position = JsonFileReader.end_position(self.container.log_path)
-        reader = JsonFileReader(self.container.log_path, position, on_lost=self._lost,
-                                max_line_bytes=max(4 << 20, self.collector.options.normalise.max_line_bytes * 2))
-        # Poll quickly while lines come, more slowly (up to 250 ms) while the container is quiet.
-        fastest = self.collector.options.poll_interval
-        slowest = max(fastest, min(0.25, self.collector.options.normalise.flush_timeout / 2))
-        poll = fastest
-        idle_after_drain = 0
-        try:
-            while not self.stopping.is_set():
-                lines = reader.read()
-                if lines:
-                    idle_after_drain = 0
-                    poll = fastest
-                    self._feed(lines)
-                    continue
-                if self.draining.is_set():
-                    # The engine may still be copying the last lines when it reports the stop.
-                    idle_after_drain += 1
-                    if idle_after_drain >= 3:
-                        return
-                self._emit(self.pipeline.flush_due(time.monotonic()))
-                self.stopping.wait(poll)
-                poll = min(slowest, poll * 2)
-        finally:
-            reader.close()
-
-    def _run_api(self) -> None:
-        c = self.container
-        reader = ApiLogReader(self.collector.engine, c.id, tty=c.tty, position=self.position, follow=True,
-                              tail=0 if (self.at_end and self.position is None) else None,
-                              stall_timeout=self.collector.options.stall_timeout)
-        self._api = reader
-        if self.stopping.is_set():
-            reader.close()
-        tick = min(0.25, self.collector.options.normalise.flush_timeout)
-        pump_api(reader, self._feed, lambda: self._emit(self.pipeline.flush_due(time.monotonic())),
-                 self.stopping, tick, c.name)
-
-
-def pump_api(reader: ApiLogReader, feed: Callable[[list[LogLine]], None], tick: Callable[[], None],
-             stopping: threading.Event, interval: float, name: str,
-             on_end: Callable[[BaseException | None], None] | None = None) -> None:
-    """Run a blocking API reader on its own thread; ``feed`` batches here and ``tick`` when idle.
-
-    The tick is what releases a held multi-line record of a container that went quiet. Every
-    error of the reader ends the stream with a ``LogStreamFailed`` event (a reader thread never
-    dies silently); ``on_end`` is told how the reading ended (None: it ended cleanly).
-    """
-    inbox: queue.Queue[list[LogLine] | None] = queue.Queue(maxsize=64)
-    ended: list[BaseException | None] = [None]
-
-    def pump() -> None:
-        try:
-            for batch in reader.batches():
-                while not stopping.is_set():
-                    try:
-                        inbox.put(batch, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-        except ObserveError as err:
-            ended[0] = err
-            log.warning("log stream failed", extra={"event": "LogStreamFailed", "container": name, "error": str(err)})
-        except Exception as err:  # a fault of ours or of a library: report it as the stream's end, never die silently
-            ended[0] = err
-            log.exception("log stream failed", extra={"event": "LogStreamFailed", "container": name,
-                                                      "error": repr(err)})
-        finally:
-            inbox.put(None)
-
-    pumper = threading.Thread(target=pump, name=f"observe-logapi-{name}", daemon=True)
-    pumper.start()
-    while True:
-        try:
-            batch = inbox.get(timeout=interval)
-        except queue.Empty:
-            tick()
-            continue
-        if batch is None:
-            break
-        feed(batch)
-    pumper.join(timeout=5)
-    if on_end is not None:
-        on_end(ended[0])
-
-
 class Collector:
     """Follows every selected container's logs into the delivery queues.
+
+    A container that ran while observe watched is read to its end, even one created, started
+    and exited between two looks of the inventory; at a restart, those that exited while
+    observe was down (since the last checkpoint) and still exist are read too, and finished
+    ones already read are not read again (their checkpoints say where they ended).
 
     Args:
         engine: the connected engine.
@@ -264,24 +82,23 @@ class Collector:
         self.checkpoints = checkpoints
         self.counters = counters
         self.options = options
-        self._followers: dict[str, Follower] = {}
-        self._resume: dict[str, LogPosition] = {}
-        self._changes: queue.Queue[InventoryChange | None] = queue.Queue()
-        self._stop = threading.Event()
-        self._unsubscribe: Callable[[], None] | None = None
-        self._thread = threading.Thread(target=self._manage, name="observe-collector", daemon=True)
-        self._startup: set[str] = set()
+        self._reported: dict[int, dict[str, int]] = {}
+        self._last_save = time.monotonic()
+        self._since: datetime | None = None
+        self.watch = Watch(inventory, self._begin, on_lost=self._lost, on_reaped=self._reaped, on_idle=self._idle,
+                           accept=self._mine, name="observe-collector")
 
     def start(self) -> None:
-        """Follow what runs now (and what stopped with unread lines), then every change."""
-        self._unsubscribe = self.inventory.subscribe(self._changes.put)
+        """Follow what runs now, what stopped with unread lines, then every change."""
         known = {cid for cid in self.checkpoints.known() if self._mine(cid)} if self.checkpoints else set()
-        for c in self.inventory.containers(include_stopped=True):
-            if not self._mine(c.id):
-                continue
-            if c.running or c.id in known:
-                self._startup.add(c.id)
-                self._ensure(c, startup=True)
+        saved_ns = self.checkpoints.saved_ns if self.checkpoints else 0
+        # Containers that started or stopped since the last checkpoint ran while observe was down.
+        self._since = datetime.fromtimestamp(saved_ns / 1e9 - SINCE_MARGIN, UTC) if saved_ns else None
+
+        def read_now(c: ContainerInfo) -> bool:
+            return c.running or c.id in known or self._ran_since_last_checkpoint(c)
+
+        self.watch.start(read_now)
         if self.checkpoints is not None:
             present = {c.id for c in self.inventory.containers(include_stopped=True)}
             for cid in known - present:
@@ -290,89 +107,64 @@ class Collector:
                                 extra={"event": "LogLinesLost", "container": cid[:12]})
                     self.counters.add_flag(cid, "lost")
                     self.checkpoints.forget(cid)
-        self._thread.start()
 
     def _mine(self, container_id: str) -> bool:
         k, n = self.options.shard
         return n <= 1 or shard_of(container_id, n) == k
 
-    def _ensure(self, c: ContainerInfo, startup: bool = False) -> None:
-        current = self._followers.get(c.id)
-        if current is not None and not current.done.is_set():
-            if current.draining.is_set() and c.running:
-                return  # restarted while the last run drains: picked up when it is done
-            return
-        if current is not None:
-            if current.position is not None:
-                self._resume[c.id] = current.position
-            del self._followers[c.id]
-        position = self._resume.get(c.id) or (self.checkpoints.get(c.id) if self.checkpoints else None)
-        at_end = startup and position is None and not self.options.read_from_head
-        follower = Follower(self, c, position, at_end)
-        self._followers[c.id] = follower
-        if not c.running:
-            follower.drain()
-        follower.start()
+    def _ran_since_last_checkpoint(self, c: ContainerInfo) -> bool:
+        since = self._since
+        if since is None:
+            return False
+        return any(t is not None and t >= since for t in (c.started_at, c.finished_at))
 
-    def _manage(self) -> None:
-        last_save = time.monotonic()
-        while not self._stop.is_set():
-            try:
-                change = self._changes.get(timeout=0.1)
-            except queue.Empty:
-                change = None
-            if change is not None:
-                self._apply(change)
-            self._reap()
-            # Delivered positions reach the disk every second: after a SIGKILL at most that is read again.
-            if self.checkpoints is not None and time.monotonic() - last_save >= CHECKPOINT_INTERVAL:
-                self.checkpoints.save()
-                last_save = time.monotonic()
+    def _begin(self, c: ContainerInfo, resume: LogPosition | None, startup: bool) -> Follow:
+        position = resume or (self.checkpoints.get(c.id) if self.checkpoints else None)
+        at_end = (startup and position is None and not self.options.read_from_head
+                  and not self._ran_since_last_checkpoint(c))
+        opts = self.options
+        follow = Follow(self.engine, c, opts.normalise, self._emit,
+                        FollowOptions(reader=opts.reader, position=position, at_end=at_end,
+                                      poll_interval=opts.poll_interval, stall_timeout=opts.stall_timeout),
+                        on_lost=self._lost)
+        return follow.start()
 
-    def _apply(self, change: InventoryChange) -> None:
-        c = change.container
-        if not self._mine(c.id):
-            return
-        follower = self._followers.get(c.id)
-        if change.kind == REMOVED:
-            if follower is not None:
-                follower.drain()
-            return
-        if follower is not None and follower.container.name != c.name:
-            follower.rename(c)
-        if c.running:
-            if follower is None or follower.done.is_set():
-                self._ensure(c)
-        elif follower is not None:
-            follower.drain()
+    def _emit(self, follow: Follow, records: list[Record]) -> None:
+        """Counters, then delivery in batches; runs on the follow's thread."""
+        counters = self.counters
+        cid = follow.container.id
+        for r in records:
+            counters.add_record(cid, r.level, r.stream, r.nbytes, r.lines)
+        reported = self._reported.setdefault(id(follow), dict.fromkeys(follow.pipeline.counters, 0))
+        totals = dict(follow.pipeline.counters)
+        totals["engine_duplicate"] = follow.duplicates  # lines the engine sent twice, dropped
+        for kind, total in totals.items():
+            if total != reported.get(kind, 0):
+                counters.add_flag(cid, kind, total - reported.get(kind, 0))
+                reported[kind] = total
+        for start in range(0, len(records), MAX_BATCH):
+            chunk = records[start:start + MAX_BATCH]
+            self.delivery.send(cid, chunk, chunk[-1].position)
 
-    def _reap(self) -> None:
-        for cid, follower in list(self._followers.items()):
-            if not follower.done.is_set():
-                continue
-            if follower.position is not None:
-                self._resume[cid] = follower.position
-            del self._followers[cid]
-            info = self.inventory.get(cid)
-            if info is None:
-                self._resume.pop(cid, None)
-                if self.checkpoints is not None and not self.delivery.tracker.undelivered:
-                    self.checkpoints.forget(cid)
-            elif info.running:
-                self._ensure(info)  # restarted while the last run drained
+    def _lost(self, c: ContainerInfo, why: str) -> None:
+        self.counters.add_flag(c.id, "lost")
+        log.warning(why, extra={"event": "LogLinesLost", "container": c.name})
+
+    def _reaped(self, cid: str, follow: Follow, info: ContainerInfo | None) -> None:
+        self._reported.pop(id(follow), None)
+        if info is None and self.checkpoints is not None and not self.delivery.tracker.undelivered:
+            self.checkpoints.forget(cid)
+
+    def _idle(self) -> None:
+        # Delivered positions reach the disk every second: after a SIGKILL at most that is read again.
+        if self.checkpoints is not None and time.monotonic() - self._last_save >= CHECKPOINT_INTERVAL:
+            self.checkpoints.save()
+            self._last_save = time.monotonic()
 
     def following(self) -> list[str]:
-        return [f.container.name for f in self._followers.values() if not f.done.is_set()]
+        return self.watch.following()
 
     def stop(self, deadline: float) -> None:
         """Stop reading; flush what the pipelines hold into delivery (until ``deadline``)."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-        self._stop.set()
-        self._thread.join(timeout=5)
-        for follower in self._followers.values():
-            follower.stop()
-        for follower in self._followers.values():
-            follower.thread.join(timeout=max(0.1, deadline - time.monotonic()))
-        if any(not f.done.is_set() for f in self._followers.values()):
+        if not self.watch.stop(deadline):
             self.delivery.give_up.set()

@@ -97,6 +97,7 @@ class JsonFileReader:
         self.path = path
         self.on_lost = on_lost or (lambda why: log.warning(why, extra={"event": "LogLinesLost", "path": path}))
         self.max_line_bytes = max_line_bytes
+        self.opened = False  # some log file was opened (an unlinked one can still be read to its end)
         self._cur: _Open | None = None
         self._pending: list[_Open] = []  # files opened but not yet read, oldest first
         self._buf = b""
@@ -138,6 +139,7 @@ class JsonFileReader:
         return opened
 
     def _use(self, handle: _Open) -> None:
+        self.opened = True
         size = os.fstat(handle.fd).st_size
         if handle.offset > size:
             self.on_lost(f"{handle.path} is shorter than the saved offset {handle.offset}; reading it from the start")

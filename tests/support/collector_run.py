@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.support.waiting import wait_for
+
 
 class CollectorProcess:
     """An ``observe run`` subprocess selecting one test's containers, with a file sink."""
@@ -32,7 +34,21 @@ class CollectorProcess:
             "--flush-timeout", "300ms", *self.extra,
         ]
         with open(self.stderr_path, "ab") as err:
-            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
+            # Its own process group: ``--workers`` children are frozen and killed with it.
+            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+
+    def wait_ready(self) -> None:
+        """Until the collector says it runs (its inventory listed, its followers started)."""
+        wait_for(lambda: '"CollectorStarted"' in self.stderr(), "observe run started")
+
+    def freeze(self) -> None:
+        """SIGSTOP to the collector and its workers: they see nothing until ``thaw``, as collectors far behind would."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGCONT)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         assert self.proc is not None
@@ -76,6 +92,7 @@ class CollectorProcess:
         if self.proc is not None:
             with_pid = self.proc.pid
             with contextlib.suppress(ProcessLookupError):
-                os.kill(with_pid, signal.SIGKILL)
+                os.killpg(with_pid, signal.SIGCONT)
+                os.killpg(with_pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
             self.proc = None

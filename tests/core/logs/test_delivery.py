@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from observe.logs.apilogs import _StreamBuffer
+from observe.logs.apilogs import _RawSplitter
 from observe.logs.checkpoints import CheckpointStore
 from observe.logs.delivery import Delivery
 from observe.logs.sinks.base import SinkError
@@ -109,10 +109,11 @@ def ts(n: int) -> bytes:
     return f"2026-11-29T18:33:{n:02d}.000000001Z ".encode()
 
 
-def test_api_stream_buffer_reassembles_unaligned_frames() -> None:
-    data = ts(1) + b"hello\n" + ts(2) + b"x" * 16384 + ts(3) + b"tail\n" + ts(4) + b"no newline"
+def test_api_raw_stream_reassembles_unaligned_reads() -> None:
+    # The chunks of a split line carry the time of its first (ts(2) twice).
+    data = ts(1) + b"hello\n" + ts(2) + b"x" * 16384 + ts(2) + b"tail\n" + ts(4) + b"no newline"
     for size in (1, 7, 100, len(data)):
-        buf = _StreamBuffer("stdout")
+        buf = _RawSplitter()
         out = []
         for i in range(0, len(data), size):
             out.extend(buf.feed(data[i:i + size]))
@@ -124,9 +125,9 @@ def test_api_stream_buffer_reassembles_unaligned_frames() -> None:
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.binary(max_size=50).filter(lambda b: b"\n" not in b), min_size=1, max_size=20),
        st.integers(min_value=1, max_value=64))
-def test_api_stream_buffer_any_chunking(payloads: list[bytes], size: int) -> None:
+def test_api_raw_stream_any_chunking(payloads: list[bytes], size: int) -> None:
     data = b"".join(ts(i % 60) + p + b"\n" for i, p in enumerate(payloads))
-    buf = _StreamBuffer("stderr")
+    buf = _RawSplitter()
     out = []
     for i in range(0, len(data), size):
         out.extend(buf.feed(data[i:i + size]))
