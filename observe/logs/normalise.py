@@ -52,7 +52,7 @@ from typing import Any
 
 import orjson
 
-from observe.logs.fields import CLAIMED, OWNED_NAMES, Overflow, claim, free_name, tidy
+from observe.logs.fields import CLAIMED, OWNED_NAMES, BigNumber, Overflow, claim, free_name, tidy
 from observe.logs.levels import LEVEL_WORDS, canonical_level, detect_level
 from observe.logs.multiline import GO, JAVA, PYTHON, Entry, Group, Merger, PartialJoiner, is_blank, json_body
 from observe.logs.text import ANSI, clean_text, lenient_loads, utf8_len
@@ -145,9 +145,11 @@ class _Builder:
         extra: dict[str, Any] | None = None
         message = text
         body = json_body(text) if not stack_trace and (text[:1] == "{" or text[:1] in " \t\ufeff") else None
+        overflow = False
         if body is not None:
-            extra = self._parse_json(body)
-            if extra is not None:
+            parsed = self._parse_json(body)
+            if parsed is not None:
+                extra, overflow = parsed
                 for key in _MESSAGE_KEYS:
                     value = extra.get(key)
                     if type(value) is str:
@@ -207,40 +209,51 @@ class _Builder:
             doc["log.truncated"] = True
         if invalid_utf8:
             doc["log.invalid_utf8"] = True
-        if extra:
-            self._spread(extra, doc, body or text)
-        return doc
-
-    def _spread(self, extra: dict[str, Any], doc: dict[str, Any], body: str) -> None:
-        """The application's remaining fields into ``doc``, under the ownership rule (``observe.logs.fields``)."""
-        json_key = self.json_key
-        try:
-            if json_key:
-                doc[json_key] = tidy(extra, top=False)
-                return
-            extra = tidy(extra)
-        except Overflow:
+        if overflow:
             self.counters["fields_overflow"] += 1
             doc["observe.app_json"] = body
             doc["observe.app_overflow"] = True
-            return
-        if not CLAIMED.isdisjoint(extra):
-            claim(extra, doc)
-        doc.update(extra)
+        elif extra:
+            if self.json_key:
+                doc[self.json_key] = extra
+            else:
+                if not CLAIMED.isdisjoint(extra):
+                    claim(extra, doc)
+                doc.update(extra)
+        return doc
 
-    def _parse_json(self, body: str) -> dict[str, Any] | None:
+    def _parse_json(self, body: str) -> tuple[dict[str, Any], bool] | None:
+        """The line's object, tidied (``observe.logs.fields.tidy``), and whether it is over the bounds.
+
+        None when the line is not a JSON object. Over the bounds, the object is returned as
+        parsed: its message, level and time are still read from it.
+        """
         try:
             value = orjson.loads(body)
+            exact = False
         except orjson.JSONDecodeError:
             value = lenient_loads(body)
             if value is None:
                 self.counters["json_failed"] += 1
                 return None
-            self.counters["json_lenient"] += 1
+            exact = True
         if type(value) is not dict:  # pragma: no cover - "{...}" that parses is an object
             return None
+        top = not self.json_key
+        try:
+            try:
+                value = tidy(value, top, floats=not exact)
+            except BigNumber:
+                value = _lenient_loads(body)
+                exact = True
+                value = tidy(value, top)
+        except Overflow:
+            self.counters["json_parsed"] += 1
+            return value, True
+        if exact:
+            self.counters["json_lenient"] += 1
         self.counters["json_parsed"] += 1
-        return value
+        return value, False
 
 
 def normalise(
