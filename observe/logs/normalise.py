@@ -16,7 +16,7 @@ The document of a record:
   ``host.name`` (left out when empty).
 - ``error.stack_trace`` on a multi-line record: the whole merged text, so the record alone
   reproduces the output. ``message`` is the first line, except for a Python traceback,
-  where it is the exception line that ends it.
+  where it is the exception line that ends it (a traceback cut short keeps its first line).
 - ``log.truncated: true`` when the line was cut at ``max_line_bytes``;
   ``log.invalid_utf8: true`` when the reader replaced invalid bytes or the text holds U+FFFD.
 
@@ -54,7 +54,18 @@ import orjson
 
 from observe.logs.fields import CLAIMED, OWNED_NAMES, BigNumber, Overflow, claim, free_name, tidy
 from observe.logs.levels import LEVEL_WORDS, canonical_level, detect_level
-from observe.logs.multiline import GO, JAVA, PYTHON, Entry, Group, Merger, PartialJoiner, is_blank, json_body
+from observe.logs.multiline import (
+    GO,
+    JAVA,
+    PY_CUT_SHORT,
+    PYTHON,
+    Entry,
+    Group,
+    Merger,
+    PartialJoiner,
+    is_blank,
+    json_body,
+)
 from observe.logs.text import ANSI, clean_text, lenient_loads, utf8_len
 from observe.model import ContainerInfo, LogLine, LogPosition, Record
 from observe.timefmt import format_time_ns, parse_time
@@ -147,9 +158,9 @@ class _Builder:
         body = json_body(text) if not stack_trace and (text[:1] == "{" or text[:1] in " \t\ufeff") else None
         overflow = False
         if body is not None:
-            parsed = self._parse_json(body)
-            if parsed is not None:
-                extra, overflow = parsed
+            got = self._parse_json(body)
+            if got is not None:
+                extra, overflow = got
                 for key in _MESSAGE_KEYS:
                     value = extra.get(key)
                     if type(value) is str:
@@ -244,7 +255,7 @@ class _Builder:
             try:
                 value = tidy(value, top, floats=not exact)
             except BigNumber:
-                value = _lenient_loads(body)
+                value = lenient_loads(body)
                 exact = True
                 value = tidy(value, top)
         except Overflow:
@@ -428,7 +439,8 @@ class LogPipeline:
             else:
                 lines = group.lines()
                 stack = "\n".join(lines)
-                message = lines[-1] if group.kind == PYTHON and len(lines) > 1 else lines[0]
+                python = group.kind == PYTHON and group.state != PY_CUT_SHORT  # the exception line was reached
+                message = lines[-1] if python else lines[0]
                 doc = build(message, group.time_ns, group.stream, stack, group.kind, group.invalid_utf8,
                             group.truncated)
                 nbytes = utf8_len(stack)

@@ -470,3 +470,8 @@ def test_blank_lines_after_a_group_are_records_of_their_own() -> None:
     assert [r.lines for r in recs] == [len(GO_PANIC), 1, 1] and messages(recs)[1:] == ["", "   "]
     recs = run(["config:", "  ", "  port: 80", "   "])
     assert recs[0].doc["error.stack_trace"] == "config:\n  \n  port: 80" and messages(recs)[1:] == ["   "]
+
+
+def test_a_cut_short_traceback_keeps_its_first_line_as_message() -> None:
+    recs = run([*PYTHON_TRACE[:3], "INFO next"], stream="stderr")
+    assert messages(recs) == [PYTHON_TRACE[0], "INFO next"]
