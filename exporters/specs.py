@@ -228,7 +228,8 @@ LOGS: tuple[MetricSpec[LogSeries], ...] = (
 
 LOG_FLAGS: tuple[MetricSpec[LogFlagSeries], ...] = (
     MetricSpec("observe_log_events_total", "Things that happened to log lines (truncated, invalid_utf8, dropped, "
-               "lost, partial_joined, json_parsed, json_failed).", COUNTER, "", ("kind",),
+               "lost, partial_joined, json_parsed, json_failed, json_lenient, fields_overflow, blank_dropped).",
+               COUNTER, "", ("kind",),
                lambda r: [((r.kind,), float(r.count))]),
 )
 

@@ -190,6 +190,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_line_bytes", _size, 1 << 20, "longer lines are truncated and flagged log.truncated", "SIZE"),
     Option("multiline", _bool, True, "merge stack traces and indented continuations into one record", "BOOL"),
     Option("flush_timeout", _positive_duration, 1.0, "longest a held multi-line record waits", "DURATION"),
+    Option("drop_blank_lines", _bool, False,
+           "leave out the records of empty and whitespace-only lines (counted as blank_dropped)", "BOOL"),
     Option("stall_timeout", _positive_duration, 10.0, "API reader: reopen a log stream silent this long", "DURATION"),
     Option("stop_timeout", _positive_duration, 10.0, "on SIGTERM, how long to drain records to the sinks",
            "DURATION"),
@@ -254,6 +256,7 @@ class Config:
     max_line_bytes: int = 1 << 20
     multiline: bool = True
     flush_timeout: float = 1.0
+    drop_blank_lines: bool = False
     stall_timeout: float = 10.0
     stop_timeout: float = 10.0
     web_tls_cert: str = ""

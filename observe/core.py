@@ -70,6 +70,7 @@ class Core:
             max_line_bytes=cfg.max_line_bytes,
             multiline=cfg.multiline,
             flush_timeout=cfg.flush_timeout,
+            drop_blank=cfg.drop_blank_lines,
         )
 
     def start_collector(self, shard: tuple[int, int] = (0, 1)) -> Collector:

@@ -115,6 +115,13 @@ class Overflow(Exception):
     """An application object over ``MAX_FIELDS`` keys or ``MAX_DEPTH`` levels."""
 
 
+class BigNumber(Exception):
+    """A float of 2**63 or more in magnitude: maybe an integer the parser could not hold exactly."""
+
+
+_BIG = 9.2e18
+
+
 def _blank(key: str) -> bool:
     """A name Elasticsearch refuses for being empty or only whitespace (and C0 controls)."""
     return all(c <= " " or c.isspace() for c in key)
@@ -140,17 +147,21 @@ def _needs_work(key: str, top: bool) -> bool:
     return first <= " " or "." in key or (top and first == "_") or (first > "~" and first.isspace())
 
 
-def tidy(obj: dict[str, Any], top: bool = True, depth: int = 1, budget: list[int] | None = None) -> dict[str, Any]:
+def tidy(obj: dict[str, Any], top: bool = True, depth: int = 1, budget: list[Any] | None = None,
+         floats: bool = False) -> dict[str, Any]:
     """``obj`` with dotted keys expanded and refused names renamed (rules 1 and 2), at every depth.
 
     Returns ``obj`` itself when nothing needed changing (the common case: one pass over the
     keys), else a new object; nested objects may be changed in place (they come from a parse).
+    With ``floats``, also checks that no float is 2**63 or more in magnitude (orjson reads an
+    integer beyond 64 bits as a float, losing digits: the caller parses such a line again).
 
     Raises:
         Overflow: more than ``MAX_FIELDS`` keys in all, or more than ``MAX_DEPTH`` levels.
+        BigNumber: ``floats`` and such a float.
     """
     if budget is None:
-        budget = [MAX_FIELDS]
+        budget = [MAX_FIELDS, floats]
     budget[0] -= len(obj)
     if budget[0] < 0 or depth > MAX_DEPTH:
         raise Overflow
@@ -161,7 +172,10 @@ def tidy(obj: dict[str, Any], top: bool = True, depth: int = 1, budget: list[int
         if work:
             dirty = True
         t = type(value)
-        if t is dict or t is list:
+        if t is float:
+            if budget[1] and not -_BIG < value < _BIG:
+                raise BigNumber
+        elif t is dict or t is list:
             below = depth + 1 + (key.count(".") if work else 0)  # where the value sits once expanded
             new: Any = tidy(value, False, below, budget) if t is dict else _tidy_list(value, below, budget)
             if new is not value:
@@ -180,7 +194,7 @@ def tidy(obj: dict[str, Any], top: bool = True, depth: int = 1, budget: list[int
     return out
 
 
-def _tidy_list(items: list[Any], depth: int, budget: list[int]) -> list[Any]:
+def _tidy_list(items: list[Any], depth: int, budget: list[Any]) -> list[Any]:
     if depth > MAX_DEPTH:
         raise Overflow
     budget[0] -= len(items)
@@ -189,6 +203,10 @@ def _tidy_list(items: list[Any], depth: int, budget: list[int]) -> list[Any]:
     out: list[Any] | None = None
     for i, value in enumerate(items):
         t = type(value)
+        if t is float:
+            if budget[1] and not -_BIG < value < _BIG:
+                raise BigNumber
+            continue
         if t is dict:
             new: Any = tidy(value, False, depth + 1, budget)
         elif t is list:
@@ -202,7 +220,7 @@ def _tidy_list(items: list[Any], depth: int, budget: list[int]) -> list[Any]:
     return items if out is None else out
 
 
-def _insert(out: dict[str, Any], key: str, value: Any, top: bool, depth: int, budget: list[int]) -> None:
+def _insert(out: dict[str, Any], key: str, value: Any, top: bool, depth: int, budget: list[Any]) -> None:
     """Put one (already tidied) value into ``out`` under ``key``, expanding its dots."""
     if _bad(key) or (top and key[:1] == "_"):
         out[free_name(key, out)] = value

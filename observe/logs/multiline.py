@@ -81,6 +81,8 @@ GO = "go"
 
 # Python traceback states.
 _PY_FRAMES, _PY_END, _PY_CHAINED = 0, 1, 2
+PY_CUT_SHORT = _PY_FRAMES
+"""State of a Python group that ended before its exception line."""
 
 
 class Entry:

@@ -16,7 +16,7 @@ The document of a record:
   ``host.name`` (left out when empty).
 - ``error.stack_trace`` on a multi-line record: the whole merged text, so the record alone
   reproduces the output. ``message`` is the first line, except for a Python traceback,
-  where it is the exception line that ends it.
+  where it is the exception line that ends it (a traceback cut short keeps its first line).
 - ``log.truncated: true`` when the line was cut at ``max_line_bytes``;
   ``log.invalid_utf8: true`` when the reader replaced invalid bytes or the text holds U+FFFD.
 
@@ -52,9 +52,20 @@ from typing import Any
 
 import orjson
 
-from observe.logs.fields import CLAIMED, OWNED_NAMES, Overflow, claim, free_name, tidy
+from observe.logs.fields import CLAIMED, OWNED_NAMES, BigNumber, Overflow, claim, free_name, tidy
 from observe.logs.levels import LEVEL_WORDS, canonical_level, detect_level
-from observe.logs.multiline import GO, JAVA, PYTHON, Entry, Group, Merger, PartialJoiner, is_blank, json_body
+from observe.logs.multiline import (
+    GO,
+    JAVA,
+    PY_CUT_SHORT,
+    PYTHON,
+    Entry,
+    Group,
+    Merger,
+    PartialJoiner,
+    is_blank,
+    json_body,
+)
 from observe.logs.text import ANSI, clean_text, lenient_loads, utf8_len
 from observe.model import ContainerInfo, LogLine, LogPosition, Record
 from observe.timefmt import format_time_ns, parse_time
@@ -145,9 +156,11 @@ class _Builder:
         extra: dict[str, Any] | None = None
         message = text
         body = json_body(text) if not stack_trace and (text[:1] == "{" or text[:1] in " \t\ufeff") else None
+        overflow = False
         if body is not None:
-            extra = self._parse_json(body)
-            if extra is not None:
+            got = self._parse_json(body)
+            if got is not None:
+                extra, overflow = got
                 for key in _MESSAGE_KEYS:
                     value = extra.get(key)
                     if type(value) is str:
@@ -207,40 +220,51 @@ class _Builder:
             doc["log.truncated"] = True
         if invalid_utf8:
             doc["log.invalid_utf8"] = True
-        if extra:
-            self._spread(extra, doc, body or text)
-        return doc
-
-    def _spread(self, extra: dict[str, Any], doc: dict[str, Any], body: str) -> None:
-        """The application's remaining fields into ``doc``, under the ownership rule (``observe.logs.fields``)."""
-        json_key = self.json_key
-        try:
-            if json_key:
-                doc[json_key] = tidy(extra, top=False)
-                return
-            extra = tidy(extra)
-        except Overflow:
+        if overflow:
             self.counters["fields_overflow"] += 1
             doc["observe.app_json"] = body
             doc["observe.app_overflow"] = True
-            return
-        if not CLAIMED.isdisjoint(extra):
-            claim(extra, doc)
-        doc.update(extra)
+        elif extra:
+            if self.json_key:
+                doc[self.json_key] = extra
+            else:
+                if not CLAIMED.isdisjoint(extra):
+                    claim(extra, doc)
+                doc.update(extra)
+        return doc
 
-    def _parse_json(self, body: str) -> dict[str, Any] | None:
+    def _parse_json(self, body: str) -> tuple[dict[str, Any], bool] | None:
+        """The line's object, tidied (``observe.logs.fields.tidy``), and whether it is over the bounds.
+
+        None when the line is not a JSON object. Over the bounds, the object is returned as
+        parsed: its message, level and time are still read from it.
+        """
         try:
             value = orjson.loads(body)
+            exact = False
         except orjson.JSONDecodeError:
             value = lenient_loads(body)
             if value is None:
                 self.counters["json_failed"] += 1
                 return None
-            self.counters["json_lenient"] += 1
+            exact = True
         if type(value) is not dict:  # pragma: no cover - "{...}" that parses is an object
             return None
+        top = not self.json_key
+        try:
+            try:
+                value = tidy(value, top, floats=not exact)
+            except BigNumber:
+                value = lenient_loads(body)
+                exact = True
+                value = tidy(value, top)
+        except Overflow:
+            self.counters["json_parsed"] += 1
+            return value, True
+        if exact:
+            self.counters["json_lenient"] += 1
         self.counters["json_parsed"] += 1
-        return value
+        return value, False
 
 
 def normalise(
@@ -415,7 +439,8 @@ class LogPipeline:
             else:
                 lines = group.lines()
                 stack = "\n".join(lines)
-                message = lines[-1] if group.kind == PYTHON and len(lines) > 1 else lines[0]
+                python = group.kind == PYTHON and group.state != PY_CUT_SHORT  # the exception line was reached
+                message = lines[-1] if python else lines[0]
                 doc = build(message, group.time_ns, group.stream, stack, group.kind, group.invalid_utf8,
                             group.truncated)
                 nbytes = utf8_len(stack)

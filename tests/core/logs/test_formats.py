@@ -142,3 +142,20 @@ def test_compiled_nesting_with_awkward_keys() -> None:
     for _ in range(3):
         assert _nest_fast(doc) == nest(doc)
     assert nest(doc)["log_"] == 4 and nest(doc)["'); import os; ('"] == 1
+
+
+def test_nest_plans_stay_bounded_in_bytes_with_ever_changing_layouts() -> None:
+    from observe.logs import formats
+
+    base = {"@timestamp": "t", "message": "m", "log.level": "info", "container.id": "c"}
+    for i in range(3000):
+        wide = {**base, **{f"k{i}_{j}" + "x" * 40: j for j in range(i % 200)}}
+        for _ in range(2):  # a layout is compiled the second time it is seen
+            assert formats.nest(wide) == orjson.loads(render(wide, "logstash"))
+    assert len(formats._plans) <= formats._MAX_PLANS and len(formats._seen) <= formats._MAX_SEEN
+    assert all(len(keys) <= formats._MAX_LAYOUT_KEYS and sum(map(len, keys)) <= formats._MAX_LAYOUT_CHARS
+               for keys in formats._plans)
+    narrow = {**base, "x": 1}
+    render(narrow, "logstash")
+    render(narrow, "logstash")
+    assert tuple(narrow) in formats._plans  # the cache still takes new layouts once full

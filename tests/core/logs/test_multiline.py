@@ -417,3 +417,61 @@ def test_generated_json_file_log_gives_the_expected_records(tmp_path: Path) -> N
         assert out.count(b"\n") >= len(records)
         if fmt != "text":
             assert all(orjson.loads(x)["message"] is not None for x in out.splitlines())
+
+
+# --- per stream, cut short, interrupted (issue 12) --------------------------------------------
+
+
+@pytest.mark.parametrize(("header", "level"), [
+    ("2026-11-25 10:00:00,123 INFO next request", "info"), ("INFO next request", "info"),
+    ("[2026-11-25T10:00:00Z] next", "error"), ("level=debug msg=next", "debug"), ("W1125 10:00:00.1 1 x] next", "warn"),
+    ("WARNING:root:next", "warn"), ("[notice] next", "notice"), ("Nov 25 10:00:00 host app: next", "error"),
+])
+def test_a_cut_short_traceback_ends_at_a_header_line(header: str, level: str) -> None:
+    recs = run([*PYTHON_TRACE[:3], header, "after"], stream="stderr")
+    assert messages(recs)[1:] == [header, "after"]
+    assert recs[0].doc["error.stack_trace"] == "\n".join(PYTHON_TRACE[:3]) and recs[0].level == "error"
+    assert recs[1].lines == 1 and recs[1].level == level  # its own record, with its own level
+
+
+def test_a_traceback_cut_short_by_another_traceback() -> None:
+    recs = run([*PYTHON_TRACE[:3], *PYTHON_TRACE], stream="stderr")
+    assert [r.lines for r in recs] == [3, len(PYTHON_TRACE)]
+    assert recs[1].doc["message"] == "KeyError: 'user_id'"
+
+
+def test_a_trace_interrupted_by_json_lines_stays_whole() -> None:
+    raw = [JAVA_TRACE[0], JAVA_TRACE[1], '{"level":"info","msg":"tick"}', *JAVA_TRACE[2:]]
+    recs = run(raw, stream="stderr")
+    assert messages(recs) == ["tick", JAVA_TRACE[0]]
+    assert recs[1].doc["error.stack_trace"] == "\n".join(JAVA_TRACE) and recs[1].lines == len(JAVA_TRACE)
+    recs = run([*PYTHON_TRACE[:3], '{"msg":"tick"}', *PYTHON_TRACE[3:]], stream="stderr")
+    assert messages(recs) == ["tick", "KeyError: 'user_id'"] and recs[1].lines == len(PYTHON_TRACE)
+
+
+def test_traces_interleaved_on_both_streams_stay_whole() -> None:
+    out = []
+    p = LogPipeline(make_container(), NormaliseOptions())
+    n = 0
+    for i, frame in enumerate(JAVA_TRACE):
+        n += 1
+        out += p.feed(line(n, frame, "stderr"), 0.0)
+        n += 1
+        out += p.feed(line(n, PYTHON_TRACE[i], "stdout"), 0.0)
+    out += p.flush_all()
+    assert sorted(r.lines for r in out) == [len(JAVA_TRACE), len(PYTHON_TRACE)]
+    assert all(r.level == "error" for r in out)
+    offsets = [r.position.offset for r in out if r.position]
+    assert offsets == sorted(offsets) and out[-1].position == pos(n)
+
+
+def test_blank_lines_after_a_group_are_records_of_their_own() -> None:
+    recs = run([*GO_PANIC, "", "   "], stream="stderr")
+    assert [r.lines for r in recs] == [len(GO_PANIC), 1, 1] and messages(recs)[1:] == ["", "   "]
+    recs = run(["config:", "  ", "  port: 80", "   "])
+    assert recs[0].doc["error.stack_trace"] == "config:\n  \n  port: 80" and messages(recs)[1:] == ["   "]
+
+
+def test_a_cut_short_traceback_keeps_its_first_line_as_message() -> None:
+    recs = run([*PYTHON_TRACE[:3], "INFO next"], stream="stderr")
+    assert messages(recs) == [PYTHON_TRACE[0], "INFO next"]

@@ -447,3 +447,128 @@ def test_json_objects_never_lose_fields(obj: dict[str, Any], stream: str) -> Non
 @given(text=_texts, stream=st.sampled_from(["stdout", "stderr"]))
 def test_normalise_any_text(text: str, stream: str) -> None:
     _check(norm(text, stream))
+
+
+# --- nothing dropped (issue 12) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("blank", ["", " ", "   ", "\t", " \t "])
+def test_blank_lines_are_records(blank: str) -> None:
+    recs = run(["hello", blank, "world"])
+    assert [r.doc["message"] for r in recs] == ["hello", blank, "world"]
+    assert all("error.stack_trace" not in r.doc for r in recs)
+
+
+def test_blank_lines_dropped_only_by_the_option_and_counted() -> None:
+    pipeline = LogPipeline(make_container(), NormaliseOptions(drop_blank=True))
+    out = []
+    for i, text in enumerate(["a", "", "  ", "b", "   "]):
+        out += pipeline.feed(LogLine(T0 + i, "stdout", text, position=LogPosition(T0, 0, "1:1", i + 1)), 0.0)
+    out += pipeline.flush_all()
+    assert [r.doc["message"] for r in out] == ["a", "b"]
+    assert pipeline.counters["blank_dropped"] == 3
+    assert out[-1].position == LogPosition(T0, 0, "1:1", 5)  # the checkpoint passes the dropped lines
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("before \x1b]0;window title", "before "),  # unterminated OSC: ends at the end of the line
+    ("\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\ after", "link after"),  # OSC 8 hyperlink
+    ("a\x1b]0;t\x07b", "ab"),
+    ("x \x1bPq#0;2;0;0;0", "x "),  # unterminated DCS
+    ("x \x1b_apc payload\x1b\\ y", "x  y"),
+    ("\x1b[31mred\x1b[0m \x1b[1", "red "),  # CSI cut at the end of the line
+    ("\x1b(Bplain\x1b7\x1b8", "plain"),
+    ("end\x1b", "end"),
+])
+def test_escape_sequences_end_at_their_terminator_or_the_line(text: str, message: str) -> None:
+    assert norm(text)["message"] == message
+
+
+def test_an_escape_never_eats_past_a_newline_in_a_json_message() -> None:
+    doc = norm('{"msg":"first \\u001b]0;title\\nsecond line \\u001bPx\\nthird"}')
+    assert doc["message"] == "first \nsecond line \nthird"
+
+
+@pytest.mark.parametrize(("text", "field", "value"), [
+    ('{"msg":"m","a":NaN}', "a", "NaN"),
+    ('{"msg":"m","a":Infinity}', "a", "Infinity"),
+    ('{"msg":"m","a":-Infinity}', "a", "-Infinity"),
+    ('{"msg":"m","a":1e400}', "a", "1e400"),
+    ('{"msg":"m","a":-1E+999}', "a", "-1E+999"),
+    ('{"msg":"m","a":123456789012345678901234567890}', "a", "123456789012345678901234567890"),
+    ('{"msg":"m","a":-9223372036854775809}', "a", "-9223372036854775809"),
+
+    ('{"msg":"m","a":' + "9" * 5000 + "}", "a", "9" * 5000),
+    ('{"msg":"m","a":[1.5,NaN,{"b":2}]}', "a", [1.5, "NaN", {"b": 2}]),
+])
+def test_json_as_loggers_write_it_keeps_every_value_exactly(text: str, field: str, value: object) -> None:
+    pipeline = LogPipeline(make_container(), NormaliseOptions())
+    (record,) = pipeline.feed(LogLine(T0, "stdout", text, position=LogPosition(T0)), 0.0)
+    assert record.doc["message"] == "m" and record.doc[field] == value
+    assert pipeline.counters["json_lenient"] == 1 and pipeline.counters["json_failed"] == 0
+    for fmt in FORMATS:
+        out = render(record.doc, fmt)
+        if fmt != "text":
+            assert orjson.loads(out)[field] == value
+
+
+@pytest.mark.parametrize("text", ['\ufeff{"level":"warn","msg":"m"}', ' {"level":"warn","msg":"m"}',
+                                  '{"level":"warn","msg":"m"}   ', '\t{"level":"warn","msg":"m"}\t ',
+                                  '\ufeff {"level":"warn","msg":"m"} '])
+def test_json_with_a_bom_or_surrounding_whitespace(text: str) -> None:
+    doc = norm(text)
+    assert doc["message"] == "m" and doc["log.level"] == "warn"
+
+
+def test_padded_json_line_is_not_a_continuation() -> None:
+    recs = run(["head line", ' {"level":"warn","msg":"m"}'])
+    assert [r.doc["message"] for r in recs] == ["m", "head line"] and recs[0].level == "warn"
+
+
+@pytest.mark.parametrize(("text", "level"), [
+    ("2026-11-25T02:18:48.123Z\twarn\tpkg/x.go:12\tslow", "warn"),  # zap console, lowercase
+    ("2026-11-25T02:18:48.123Z\tERROR\tpkg/x.go:12\tboom", "error"),
+    ("2026-11-25T02:18:48.123Z\tdebug\tx", "debug"),
+    ("E20261125 10:00:00.123456 12345 main.cc:10] failed", "error"),  # glog with the year
+    ("W20261125 10:00:00.123456 12345 main.cc:10] slow", "warn"),
+    ("1:M 25 Nov 2026 02:18:48.123 # WARNING overcommit_memory is set to 0", "warn"),  # redis
+    ("1:M 25 Nov 2026 02:18:48.123 * Ready to accept connections tcp", "notice"),
+    ("warn: Microsoft.AspNetCore[0]", "warn"),  # .NET console
+    ("fail: Microsoft.AspNetCore[1] unhandled", "error"),
+    ("2026-11-25T02:18:48.123456Z 0 [Note] [MY-010116] mysqld starting", "notice"),
+    ("2026-11-25T02:18:48.123456Z 0 [Warning] [MY-011070] deprecated", "warn"),
+    ("2026/11/25 02:18:48 [emerg] 1#1: bind() failed", "fatal"),
+    ("2026/11/25 02:18:48 [crit] 1#1: x", "critical"),
+    ("NOTICE: reloading", "notice"),
+])
+def test_more_plain_text_levels(text: str, level: str) -> None:
+    assert detect_level(text) == level
+
+
+@pytest.mark.parametrize(("line", "level"), [
+    ('{"level":"W","msg":"m"}', "warn"),
+    ('{"level":"E","msg":"m"}', "error"),
+    ('{"severity":"I","msg":"m"}', "info"),
+    ('{"@t":"2026-11-25T02:18:49Z","@mt":"Hello {Name}","Name":"al","@l":"Warning"}', "warn"),
+    ('{"@t":"2026-11-25T02:18:49Z","@mt":"Hello {Name}","Name":"al"}', "info"),  # Serilog: no @l is Information
+    ('{"@t":"2026-11-25T02:18:49Z","@m":"x","@l":"Fatal"}', "fatal"),
+    ('{"@t":"2026-11-25T02:18:49Z","@m":"x","@l":"Verbose"}', "trace"),
+    ('{"level":50,"msg":"m"}', "error"),  # pino
+    ('{"level":300,"level_name":"WARNING","message":"m"}', "warn"),  # monolog
+    ('{"level":"WARN+2","msg":"m"}', "warn"),  # slog offsets
+    ('{"level":"DEBUG-4","msg":"m"}', "debug"),
+    ('{"severity":"WARNING","message":"m"}', "warn"),
+    ('{"level":"CRIT","msg":"m"}', "critical"),
+    ('{"level":"notice","msg":"m"}', "notice"),
+    ('{"severity":2,"msg":"m"}', "critical"),  # syslog crit
+    ('{"loglevel":"err","msg":"m"}', "error"),
+])
+def test_json_levels_of_common_loggers(line: str, level: str) -> None:
+    assert norm(line, "stderr")["log.level"] == level
+
+
+def test_serilog_clef_fields() -> None:
+    doc = norm('{"@t":"2026-11-25T02:18:49.5Z","@mt":"Hello {Name}","@m":"Hello al","Name":"al",'
+               '"@x":"System.Exception: boom\\n   at X.Y()"}')
+    assert doc["message"] == "Hello al" and doc["@timestamp"] == "2026-11-25T02:18:49.500000Z"
+    assert doc["error.stack_trace"].startswith("System.Exception") and doc["@mt"] == "Hello {Name}"
