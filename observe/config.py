@@ -157,6 +157,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("listen", _text, "127.0.0.1:10077", "exporter address host:port", "ADDR"),
     Option("cgroup_root", _text, "/sys/fs/cgroup", "where the host's cgroup filesystem is mounted", "DIR"),
     Option("proc_root", _text, "/proc", "where the host's /proc is mounted", "DIR"),
+    Option("percpu", _bool, True, "cgroup v1: CPU usage per CPU (cpu=\"cpu00\"...) as cAdvisor does; false: one "
+           "cpu=\"total\" series per container (cgroup v2 always has only the total)", "BOOL"),
+    Option("disk_usage_interval", _duration, 60.0, "how often each container's writable layer is measured for "
+           "container_fs_usage_bytes (0: never); the walk is paced to a twentieth of a core", "DURATION"),
     Option("read_only", _bool, False, "TUI: no exec and no container actions", "BOOL"),
     Option(
         "sink", _text, ("stdout",), "where `observe run` sends records, a URL, repeatable "
@@ -228,6 +232,8 @@ class Config:
     listen: str = "127.0.0.1:10077"
     cgroup_root: str = "/sys/fs/cgroup"
     proc_root: str = "/proc"
+    percpu: bool = True
+    disk_usage_interval: float = 60.0
     read_only: bool = False
     sink: tuple[str, ...] = ("stdout",)
     own_logs_fluentd: str = ""

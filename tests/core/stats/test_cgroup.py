@@ -9,14 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from observe.engine.inspect import cgroup_location
-from observe.stats.cgroup import (
-    CgroupReader,
-    cpu_weight_to_shares,
-    parse_blkio_v1,
-    parse_flat_keyed,
-    parse_nested_keyed,
-    parse_proc_cgroup,
-)
+from observe.stats.cgroup import CgroupReader, parse_proc_cgroup
+from observe.stats.cgroupfs import cpu_weight_to_shares, parse_blkio_v1, parse_flat_keyed, parse_nested_keyed
 from observe.stats.netdev import parse_net_dev
 from observe.stats.sample import ContainerGone
 
