@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from observe.errors import ConfigError
+from observe.model import DEFAULT_LABEL_ALLOWLIST
 from observe.selectors import LabelSelector, Selection
 from observe.units import parse_bool, parse_duration, parse_size
 from observe.webauth import BasicAuth
@@ -148,8 +149,10 @@ OPTIONS: tuple[Option, ...] = (
         "label key that names a container's service group, before compose/swarm/kubernetes labels", "KEY",
     ),
     Option(
-        "label_allowlist", _label_key, (),
-        "label keys copied into log records and metric labels, repeatable", "KEY", repeatable=True,
+        "label_allowlist", _label_key, DEFAULT_LABEL_ALLOWLIST,
+        "label keys copied into log records and metric labels (container_label_<key>), repeatable; '*' for "
+        "every label (cAdvisor's default); default: compose project/service, swarm service and stack, "
+        "kubernetes pod/namespace/container, org.label-schema.group", "KEY", repeatable=True,
     ),
     Option("host_name", _text, "", "host.name of every record (empty: the engine's host name)", "NAME"),
     Option("state_dir", _text, "/var/lib/observe", "where checkpoints are kept", "DIR"),
@@ -225,7 +228,7 @@ class Config:
     name: tuple[str, ...] = ()
     image: tuple[str, ...] = ()
     service_label: str = ""
-    label_allowlist: tuple[str, ...] = ()
+    label_allowlist: tuple[str, ...] = DEFAULT_LABEL_ALLOWLIST
     host_name: str = ""
     state_dir: str = "/var/lib/observe"
     interval: float = 1.0

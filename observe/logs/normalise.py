@@ -41,7 +41,7 @@ import orjson
 
 from observe.logs.levels import LEVEL_WORDS, canonical_level, detect_level
 from observe.logs.multiline import GO, JAVA, PYTHON, Entry, Group, Merger, PartialJoiner
-from observe.model import ContainerInfo, LogLine, LogPosition, Record
+from observe.model import ContainerInfo, LogLine, LogPosition, Record, allowed_labels
 from observe.timefmt import format_time_ns, parse_time
 
 COUNTER_KINDS = ("truncated", "invalid_utf8", "partial_joined", "json_parsed", "json_failed")
@@ -121,7 +121,7 @@ class _Builder:
             "container.image.name": container.image_name,
             "container.image.tag": container.image_tag,
         }
-        labels = {key: container.labels[key] for key in options.label_allowlist if key in container.labels}
+        labels = allowed_labels(container.labels, options.label_allowlist)
         if labels:
             base["container.labels"] = labels
         base["service.name"] = container.service.name

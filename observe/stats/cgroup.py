@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from observe.model import CgroupLocation
+from observe.stats.cgroup_v2 import read_v2
 from observe.stats.cgroupfs import (
     ContainerFiles,
     OneShotFiles,
@@ -185,8 +186,6 @@ class CgroupReader:
                 raise ContainerGone(f"process {pid} is gone")
             network = parse_net_dev(text)
         if paths.version == 2:
-            from observe.stats.cgroup_v2 import read_v2
-
             return read_v2(self, paths.dirs[""], time, monotonic, f, refresh, network)
         return self._read_v1(paths, time, monotonic, f, refresh, network)
 
@@ -331,24 +330,3 @@ class CgroupReader:
 
 def _opt_int(value: object) -> int | None:
     return value if isinstance(value, int) else None
-
-
-def v2_limit(text: str | None) -> int | None:
-    """A v2 limit file (``memory.max``, ``memory.swap.max``, ``memory.low``): ``max`` is no limit (0)."""
-    if text is None:
-        return None
-    value = text.strip()
-    if value == "max":
-        return 0
-    return unlimited_as_zero(int(value)) if value.isdigit() else None
-
-
-def cpu_max(text: str | None) -> tuple[int | None, int | None]:
-    """cgroup v2 ``cpu.max``: ``"20000 100000"`` or ``"max 100000"`` (no quota: 0)."""
-    if text is None:
-        return None, None
-    parts = text.split()
-    if len(parts) != 2 or not parts[1].isdigit():
-        return None, None
-    quota = 0 if parts[0] == "max" else int(parts[0]) if parts[0].isdigit() else None
-    return quota, int(parts[1])

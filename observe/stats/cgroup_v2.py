@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from observe.stats.cgroup import cpu_max, v2_limit
 from observe.stats.cgroupfs import (
     ContainerFiles,
     count_lines,
+    cpu_max,
     cpu_weight_to_shares,
     max_or_int,
     parse_flat_keyed,
@@ -17,6 +17,7 @@ from observe.stats.cgroupfs import (
     parse_pressure,
     read_file,
     to_int,
+    v2_limit,
 )
 from observe.stats.sample import ContainerGone, DeviceIO, InterfaceCounters, Pressure, Sample
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 
+from observe.stats.sample import unlimited_as_zero
+
 CHUNK = 65536
 
 
@@ -236,3 +238,24 @@ def max_or_int(text: str | None) -> int | None:
 def cpu_weight_to_shares(weight: int) -> int:
     """cgroup v2 ``cpu.weight`` back to v1 shares, inverting runc's conversion (as cAdvisor does)."""
     return 2 + ((weight - 1) * 262142) // 9999
+
+
+def v2_limit(text: str | None) -> int | None:
+    """A v2 limit file (``memory.max``, ``memory.swap.max``, ``memory.low``): ``max`` is no limit (0)."""
+    if text is None:
+        return None
+    value = text.strip()
+    if value == "max":
+        return 0
+    return unlimited_as_zero(int(value)) if value.isdigit() else None
+
+
+def cpu_max(text: str | None) -> tuple[int | None, int | None]:
+    """cgroup v2 ``cpu.max``: ``"20000 100000"`` or ``"max 100000"`` (no quota: 0)."""
+    if text is None:
+        return None, None
+    parts = text.split()
+    if len(parts) != 2 or not parts[1].isdigit():
+        return None, None
+    quota = 0 if parts[0] == "max" else int(parts[0]) if parts[0].isdigit() else None
+    return quota, int(parts[1])

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from observe.stats.cgroupfs import read_file
 
+ROOT_ID = "/"
+"""The id of the root cgroup's pseudo-container (the machine), as cAdvisor's ``id`` label has it."""
 # /proc/<tid>/stat state letters -> cAdvisor's container_tasks_state ``state`` label.
 TASK_STATES = {"R": "running", "S": "sleeping", "D": "uninterruptible", "T": "stopped", "t": "stopped",
                "I": "sleeping"}

@@ -22,6 +22,7 @@ from observe.model import CgroupLocation, ContainerInfo, ServiceGroup
 from observe.stats.cgroup import CgroupPaths, CgroupReader
 from observe.stats.cgroupfs import ContainerFiles, parse_flat_keyed, read_file
 from observe.stats.host import (
+    ROOT_ID,
     DiskWalker,
     FsUsage,
     MachineInfo,
@@ -50,7 +51,7 @@ def boot_time(proc_root: str) -> datetime | None:
 def root_container(version: int, driver: str, booted: datetime | None) -> ContainerInfo:
     """The machine as a container: cAdvisor's root cgroup, ``id="/"``, no name, no image."""
     return ContainerInfo(
-        id="/", name="", image="", image_name="", image_tag="", image_id="", state="running", health="",
+        id=ROOT_ID, name="", image="", image_name="", image_tag="", image_id="", state="running", health="",
         exit_code=0, restart_count=0, created=booted, started_at=booted, finished_at=None, labels={},
         log_driver="", log_path="", tty=False, pid=0, cgroup=CgroupLocation("", driver, version),
         service=ServiceGroup("", "container"), memory_limit=0, nano_cpus=0, cpu_quota=0, cpu_period=0,

@@ -51,8 +51,6 @@ class DeviceIO:
     write_seconds: float | None = None
     reads_merged: int | None = None
     writes_merged: int | None = None
-    sector_reads: int | None = None
-    sector_writes: int | None = None
     io_current: int | None = None
     io_time_seconds: float | None = None
     io_weighted_seconds: float | None = None
