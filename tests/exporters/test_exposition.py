@@ -120,29 +120,29 @@ def test_conventions() -> None:
     cpu = fams["container_cpu_usage_seconds"]
     assert cpu.type == "counter"
     # per-CPU where the host gives it (idle CPUs left out, as cAdvisor), else cpu="total"
-    assert {s.labels["cpu"]: s.value for s in cpu.samples if s.labels["name"] == "web-1"} == {
+    assert {s.labels["cpu"]: s.value for s in cpu.samples if s.labels.get("name", "") == "web-1"} == {
         "cpu00": 12.0, "cpu01": 0.5}
-    web = next(s for s in cpu.samples if s.labels["name"] == "web-1")
+    web = next(s for s in cpu.samples if s.labels.get("name", "") == "web-1")
     assert web.labels["id"] == "/docker/" + "a" * 64
     assert web.labels["image"] == "registry.local:5000/web:1.2"
     assert web.labels["container_label_com_docker_compose_service"] == "web"
     assert not any(k.startswith("container_label_secret") for k in web.labels)  # not allowlisted
-    db = next(s for s in cpu.samples if s.labels["name"] == "db")
+    db = next(s for s in cpu.samples if s.labels.get("name", "") == "db")
     assert db.labels["cpu"] == "total"
     assert db.labels["id"] == "/system.slice/docker-" + "b" * 64 + ".scope"
     # CFS only with a quota; swap absent where unknown; nothing for stopped containers
-    assert {s.labels["name"] for s in fams["container_cpu_cfs_throttled_periods"].samples} == {"web-1"}
-    assert {s.labels["name"] for s in fams["container_memory_swap"].samples} == {"web-1"}
-    assert {s.labels["name"] for s in fams["container_spec_cpu_quota"].samples} == {"web-1"}
+    assert {s.labels.get("name", "") for s in fams["container_cpu_cfs_throttled_periods"].samples} == {"web-1"}
+    assert {s.labels.get("name", "") for s in fams["container_memory_swap"].samples} == {"web-1"}
+    assert {s.labels.get("name", "") for s in fams["container_spec_cpu_quota"].samples} == {"web-1"}
     assert [s.value for s in fams["container_spec_cpu_quota"].samples] == [50000.0]
-    assert all(s.labels["name"] != "old" for s in fams["container_memory_usage_bytes"].samples)
+    assert all(s.labels.get("name", "") != "old" for s in fams["container_memory_usage_bytes"].samples)
     assert fams["container_network_receive_bytes"].samples[0].labels["interface"] == "eth0"
     assert fams["container_fs_writes_bytes"].samples[0].labels["device"] == "/dev/sda"
     text = exposition(fixture_input())
     assert "# TYPE container_memory_failcnt counter\ncontainer_memory_failcnt{" in text
     # the root cgroup, the machine and the version, as cAdvisor gives them with --docker_only
     root = [s for s in fams["container_memory_usage_bytes"].samples if s.labels["id"] == "/"]
-    assert [(r.labels["name"], r.labels["image"], r.value) for r in root] == [("", "", 8.0 * 2**30)]
+    assert [(r.labels.get("name", ""), r.labels.get("image", ""), r.value) for r in root] == [("", "", 8.0 * 2**30)]
     assert [s.labels["id"] for s in fams["container_fs_usage_bytes"].samples] == ["/", "/docker/" + "a" * 64]
     assert fams["machine_memory_bytes"].samples[0].value == 16 * 2**30
     assert fams["machine_cpu_cores"].samples[0].labels["boot_id"] == "boot-1"
@@ -163,15 +163,15 @@ def test_conventions() -> None:
     psi = {f: s.value for f in ("container_pressure_memory_stalled_seconds", "container_pressure_cpu_stalled_seconds")
            for s in fams.get(f, type("F", (), {"samples": []})).samples}
     assert psi == {"container_pressure_memory_stalled_seconds": 0.125, "container_pressure_cpu_stalled_seconds": 0.5}
-    health = {s.labels["name"]: s.value for s in fams["container_health_state"].samples}
+    health = {s.labels.get("name", ""): s.value for s in fams["container_health_state"].samples}
     assert health == {"web-1": 1.0, "db": -1.0}
     # observe_ metrics: every selected container, exit code only for stopped ones, log counters of known ones
-    info = {s.labels["name"]: s.labels for s in fams["observe_container_info"].samples}
+    info = {s.labels.get("name", ""): s.labels for s in fams["observe_container_info"].samples}
     assert info["old"]["state"] == "exited" and info["web-1"]["service"] == "shop/web"
-    assert {s.labels["name"]: s.value for s in fams["observe_container_exit_code"].samples} == {"old": 137.0}
-    assert {s.labels["name"]: s.value for s in fams["observe_container_restarts"].samples} == {
+    assert {s.labels.get("name", ""): s.value for s in fams["observe_container_exit_code"].samples} == {"old": 137.0}
+    assert {s.labels.get("name", ""): s.value for s in fams["observe_container_restarts"].samples} == {
         "web-1": 2.0, "db": 2.0, "old": 2.0}
-    lines = {(s.labels["name"], s.labels["level"]): s.value for s in fams["observe_log_lines"].samples}
+    lines = {(s.labels.get("name", ""), s.labels["level"]): s.value for s in fams["observe_log_lines"].samples}
     assert lines == {("web-1", "error"): 5.0, ("web-1", "info"): 100.0}
     assert [s.value for s in fams["observe_sampler_errors"].samples] == [3.0]
     assert [s.value for s in fams["observe_exporter_scrape_duration_seconds"].samples] == [0.5]
