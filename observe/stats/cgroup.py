@@ -6,9 +6,11 @@ trees shaped like real hosts. cgroup v1 keeps each controller in its own hierarc
 unified tree (``<root>/system.slice/docker-<id>.scope``, read in ``cgroup_v2``). The figures and
 their derivations follow cAdvisor and runc so that dashboards built on cAdvisor mean the same here.
 
-Cost: values that change only with ``docker update`` (limits, the blkio statistics files a host
-has) are re-read every ``REFRESH_EVERY`` reads of a container; the counters every time, through
-descriptors kept open (``cgroupfs.ContainerFiles``).
+Cost: what changes seldom (the limits, which change only with ``docker update``; on v1 also the
+memory peak, failcnt, kernel memory, the OOM-kill count, the process count and which blkio
+statistics files the host keeps) is re-read every ``REFRESH_EVERY`` reads of a container, so those
+series may lag by that many sweeps; the rest every time, all through descriptors kept open
+(``cgroupfs.ContainerFiles``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from observe.stats.cgroupfs import (
     parse_partitions,
     parse_percpu,
     read_file,
-    to_int,
 )
 from observe.stats.netdev import parse_net_dev
 from observe.stats.sample import ContainerGone, DeviceIO, InterfaceCounters, Sample, unlimited_as_zero
@@ -206,14 +207,8 @@ class CgroupReader:
         cpu = paths.dir("cpu")
         cfs = parse_flat_keyed(f.read(cpu + "/cpu.stat")) if cpu is not None else {}
         stat = parse_flat_keyed(f.read(mem + "/memory.stat"))
-        oom = parse_flat_keyed(f.read(mem + "/memory.oom_control"))
         pids_dir = paths.dir("pids")
-        threads = processes = None
-        if pids_dir is not None:
-            threads = f.read_int(pids_dir + "/pids.current")
-            processes = count_lines(f.read(pids_dir + "/cgroup.procs"))
-        if processes is None:
-            processes = count_lines(f.read(mem + "/cgroup.procs"))
+        threads = f.read_int(pids_dir + "/pids.current") if pids_dir is not None else None
         if refresh:
             f.slow = self._slow_v1(paths, f)
         slow = f.slow
@@ -238,9 +233,9 @@ class CgroupReader:
             memory_cache_bytes=stat.get("total_cache"),
             memory_swap_bytes=stat.get("total_swap"),
             memory_mapped_file_bytes=stat.get("total_mapped_file"),
-            memory_max_usage_bytes=f.read_int(mem + "/memory.max_usage_in_bytes"),
-            memory_failcnt=f.read_int(mem + "/memory.failcnt"),
-            memory_kernel_bytes=f.read_int(mem + "/memory.kmem.usage_in_bytes"),
+            memory_max_usage_bytes=_opt_int(slow.get("max_usage")),
+            memory_failcnt=_opt_int(slow.get("failcnt")),
+            memory_kernel_bytes=_opt_int(slow.get("kernel")),
             memory_active_file_bytes=stat.get("total_active_file"),
             memory_inactive_file_bytes=stat.get("total_inactive_file"),
             memory_dirty_bytes=stat.get("total_dirty"),
@@ -249,8 +244,8 @@ class CgroupReader:
             memory_pgmajfault=stat.get("pgmajfault"),
             memory_hierarchy_pgfault=stat.get("total_pgfault"),
             memory_hierarchy_pgmajfault=stat.get("total_pgmajfault"),
-            oom_events=oom.get("oom_kill"),
-            processes=processes,
+            oom_events=_opt_int(slow.get("oom_kill")),
+            processes=_opt_int(slow.get("processes")),
             threads=threads,
             threads_max=_opt_int(slow.get("threads_max")),
             spec_memory_limit_bytes=_opt_int(slow.get("memory_limit")),
@@ -264,26 +259,32 @@ class CgroupReader:
         )
 
     def _slow_v1(self, paths: CgroupPaths, f: ContainerFiles) -> dict[str, object]:
-        """The values that change only with ``docker update``, and which blkio statistics this host keeps."""
-        j = os.path.join
+        """What changes seldom: the limits (``docker update``), the peak, failcnt, kernel memory, the OOM
+        count, the process count, and which blkio statistics this host keeps."""
         mem = paths.dir("memory") or ""
         cpu = paths.dir("cpu")
         pids_dir = paths.dir("pids")
-        quota = to_int(read_file(j(cpu, "cpu.cfs_quota_us"))) if cpu else None
+        quota = f.read_int(cpu + "/cpu.cfs_quota_us") if cpu else None
+        processes = count_lines(f.read(pids_dir + "/cgroup.procs")) if pids_dir else None
         out: dict[str, object] = {
-            "memory_limit": unlimited_as_zero(to_int(read_file(j(mem, "memory.limit_in_bytes")))),
-            "memory_reservation": unlimited_as_zero(to_int(read_file(j(mem, "memory.soft_limit_in_bytes")))),
-            "memory_swap": unlimited_as_zero(to_int(read_file(j(mem, "memory.memsw.limit_in_bytes")))),
+            "memory_limit": unlimited_as_zero(f.read_int(mem + "/memory.limit_in_bytes")),
+            "memory_reservation": unlimited_as_zero(f.read_int(mem + "/memory.soft_limit_in_bytes")),
+            "memory_swap": unlimited_as_zero(f.read_int(mem + "/memory.memsw.limit_in_bytes")),
             "cpu_quota": None if quota is None else max(0, quota),
-            "cpu_period": to_int(read_file(j(cpu, "cpu.cfs_period_us"))) if cpu else None,
-            "cpu_shares": to_int(read_file(j(cpu, "cpu.shares"))) if cpu else None,
-            "threads_max": max_or_int(read_file(j(pids_dir, "pids.max"))) if pids_dir else None,
+            "cpu_period": f.read_int(cpu + "/cpu.cfs_period_us") if cpu else None,
+            "cpu_shares": f.read_int(cpu + "/cpu.shares") if cpu else None,
+            "threads_max": max_or_int(f.read(pids_dir + "/pids.max")) if pids_dir else None,
+            "max_usage": f.read_int(mem + "/memory.max_usage_in_bytes"),
+            "failcnt": f.read_int(mem + "/memory.failcnt"),
+            "kernel": f.read_int(mem + "/memory.kmem.usage_in_bytes"),
+            "oom_kill": parse_flat_keyed(f.read(mem + "/memory.oom_control")).get("oom_kill"),
+            "processes": processes if processes is not None else count_lines(f.read(mem + "/cgroup.procs")),
         }
         blkio = paths.dir("blkio")
         if blkio is not None:
             found = False
             for prefix in V1_BLKIO_PREFIXES:
-                text = read_file(j(blkio, prefix + "io_service_bytes_recursive"))
+                text = f.read(blkio + "/" + prefix + "io_service_bytes_recursive")
                 if text is None:
                     continue
                 found = True

@@ -10,11 +10,29 @@ and reads as missing, which is how a reader notices that a container stopped.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import random
+import resource
 
 from observe.stats.sample import unlimited_as_zero
 
 CHUNK = 65536
+STAGGER = 10
+FILES_PER_CONTAINER = 24
+
+
+def raise_open_file_limit(containers: int = 2000) -> int:
+    """Lift the soft limit on open files towards the hard one, enough to keep every container's files
+    open (about ``FILES_PER_CONTAINER`` each); returns the soft limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = containers * FILES_PER_CONTAINER + 256
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        if new > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            soft = new
+    return soft
 
 
 def read_file(path: str) -> str | None:
@@ -54,7 +72,7 @@ class ContainerFiles:
         self._fds: dict[str, int] = {}
         self._missing: set[str] = set()
         self.reads = 0
-        self.sweeps = 0
+        self.sweeps = random.randrange(STAGGER)  # spread the containers' slow refreshes over the sweeps
         self.slow: dict[str, object] = {}  # what the reader re-reads only on the slow refresh
 
     def read(self, path: str) -> str | None:
@@ -68,7 +86,9 @@ class ContainerFiles:
             except (FileNotFoundError, NotADirectoryError, ProcessLookupError):
                 self._missing.add(path)
                 return None
-            except OSError:
+            except OSError as err:
+                if err.errno in (errno.EMFILE, errno.ENFILE):  # out of descriptors: read it the plain way
+                    return read_file(path)
                 return None
             self._fds[path] = fd
         try:

@@ -20,7 +20,7 @@ from types import MappingProxyType
 
 from observe.model import CgroupLocation, ContainerInfo, ServiceGroup
 from observe.stats.cgroup import CgroupPaths, CgroupReader
-from observe.stats.cgroupfs import ContainerFiles, parse_flat_keyed, read_file
+from observe.stats.cgroupfs import ContainerFiles, parse_flat_keyed, raise_open_file_limit, read_file
 from observe.stats.host import (
     ROOT_ID,
     DiskWalker,
@@ -74,6 +74,7 @@ class CgroupBackend:
     def __init__(self, reader: CgroupReader, disk_interval: float = 60.0, walker: DiskWalker | None = None,
                  etc_root: str = "/etc", cgroup_driver: str = "cgroupfs") -> None:
         self.reader = reader
+        raise_open_file_limit()
         self.disk_interval = disk_interval
         self.walker = walker or DiskWalker()
         self.etc_root = etc_root

@@ -23,6 +23,7 @@ from observe.inventory import REMOVED, Inventory, InventoryChange
 from observe.model import ContainerInfo
 from observe.stats.cgroup import CgroupReader
 from observe.stats.host import FsUsage, MachineInfo
+from observe.stats.limits import effective_limits
 from observe.stats.local import CgroupBackend
 from observe.stats.sample import ContainerGone, Sample, StatsUnavailable
 from observe.stats.snapshot import ContainerStats, SamplerHealth, StatsSnapshot
@@ -258,7 +259,8 @@ class StatsSampler:
             ring = self._history.get(c.id)
             if ring and c.id in self._tracked:
                 fs, tasks = backend.slow(c.id) if backend is not None else (None, None)
-                stats[c.id] = ContainerStats(c, ring[-1], tuple(ring), fs, tasks)
+                latest = ring[-1]
+                stats[c.id] = ContainerStats(c, latest, tuple(ring), fs, tasks, effective_limits(c, latest))
         machine = backend.machine() if backend is not None else None
         self._snapshot = StatsSnapshot(self.clock(), containers, MappingProxyType(stats), self._health,
                                        self._root, machine)

@@ -28,10 +28,13 @@ class ContainerStats:
     history: tuple[Sample, ...]
     fs: tuple[FsUsage, ...] | None = None
     tasks: tuple[tuple[str, int], ...] | None = None
+    effective: Limits | None = None  # the sampler computes it once per publish
 
     @property
     def limits(self) -> Limits:
         """The limits in force (``observe.stats.limits.effective_limits`` of the latest sample)."""
+        if self.effective is not None:
+            return self.effective
         return effective_limits(self.container, self.latest)
 
 
