@@ -76,18 +76,46 @@ def _declared(spec: MetricSpec[Any], openmetrics: bool) -> tuple[str, str]:
     return spec.name, "unknown" if openmetrics else "untyped"
 
 
-def render(sections: Iterable[Section], openmetrics: bool = False) -> bytes:
+class LabelCache:
+    """Rendered label sets kept from one build to the next: a container's labels do not change between
+    sweeps, so each set is escaped and joined once, then looked up. Bounded: a build keeps only the
+    sets it used."""
+
+    def __init__(self) -> None:
+        self._old: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+        self._new: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+
+    def get(self, names: tuple[str, ...], values: tuple[str, ...]) -> str:
+        key = (names, values)
+        found = self._new.get(key)
+        if found is None:
+            found = self._old.get(key)
+            if found is None:
+                found = label_prefix(names, values)
+            self._new[key] = found
+        return found
+
+    def turn(self) -> None:
+        """End of a build: what was not used in it is forgotten at the next turn."""
+        self._old, self._new = self._new, {}
+
+
+def render(sections: Iterable[Section], openmetrics: bool = False, cache: LabelCache | None = None) -> bytes:
     """The exposition of every section, in order; OpenMetrics ends with ``# EOF``."""
+    labels_of = (cache or LabelCache()).get
     out: list[str] = []
     for section in sections:
-        prefixes = [label_prefix(section.item_labels, base) for base, _ in section.items]
+        item_labels = section.item_labels
+        prefixes = [labels_of(item_labels, base) for base, _ in section.items]
         for spec in section.table:
             lines: list[str] = []
             name = spec.name
+            extra_names = spec.labels
+            getter = spec.getter
             for (_, item), prefix in zip(section.items, prefixes, strict=True):
-                for extra, value in spec.getter(item):
+                for extra, value in getter(item):
                     if extra:
-                        extras = label_prefix(spec.labels, extra)
+                        extras = labels_of(extra_names, extra)
                         labels = f"{prefix},{extras}" if prefix else extras
                     else:
                         labels = prefix

@@ -22,7 +22,7 @@ from exporters import specs
 from exporters.autoscale.decision import Decision
 from exporters.cadvisor import MACHINE_LABELS, VersionInfo, machine_labels
 from exporters.coreview import ScrapeSource
-from exporters.exposition import Section, render
+from exporters.exposition import LabelCache, Section, render
 from observe.model import ALL_LABELS, ContainerInfo
 from observe.stats import StatsSnapshot
 from observe.telemetry import LogCountersSnapshot, SinkStatus
@@ -154,6 +154,7 @@ class Exposition:
         self.builds = 0
         self._lock = threading.Lock()
         self._built: Built | None = None
+        self._labels = LabelCache()
 
     def add(self, source: SectionSource) -> None:
         """Also expose what ``source`` gives at every build (the autoscaler's decisions)."""
@@ -169,7 +170,9 @@ class Exposition:
         for extra in self.extra:
             parts.extend(extra())
         parts.append(Section(specs.SCRAPE, [((), 0.0)], ()))
-        body = render(parts[:-1])
+        with self._lock:  # the label cache is shared between builds
+            body = render(parts[:-1], cache=self._labels)
+            self._labels.turn()
         elapsed = self.timer() - started
         parts[-1] = Section(specs.SCRAPE, [((), elapsed)], ())
         built = Built(data.snapshot, parts, body + render(parts[-1:]))
