@@ -4,9 +4,9 @@ Nothing is kept between builds but the rendered bytes, so a container that is go
 the next exposition; and nothing here calls Docker: the sampler's snapshot is all a build reads.
 The sampler calls ``Exposition.build`` on its own thread after each sweep (``start_exporter``
 subscribes it), so a scrape only picks the bytes of the right variant: text or OpenMetrics, plain or
-gzip. A variant other than plain text is made at the first scrape that asks for it and kept until
-the next build. A scrape that finds the bytes older than the sampler's snapshot (no sampler thread,
-as in tests) builds them itself, once, under a lock.
+gzip. A variant other than plain text is made at the first scrape that asks for it, and from then on
+with every build, so later scrapes find it ready. A scrape that finds the bytes older than the
+sampler's snapshot (no sampler thread, as in tests) builds them itself, once, under a lock.
 """
 
 from __future__ import annotations
@@ -155,6 +155,7 @@ class Exposition:
         self._lock = threading.Lock()
         self._built: Built | None = None
         self._labels = LabelCache()
+        self._asked: set[tuple[bool, bool]] = set()  # variants scrapers asked for: made with each build
 
     def add(self, source: SectionSource) -> None:
         """Also expose what ``source`` gives at every build (the autoscaler's decisions)."""
@@ -177,9 +178,25 @@ class Exposition:
         parts[-1] = Section(specs.SCRAPE, [((), elapsed)], ())
         built = Built(data.snapshot, parts, body + render(parts[-1:]))
         with self._lock:
+            for key in list(self._asked):  # so that no scrape waits for its variant to be made
+                self._variant(built, key)
             self._built = built
             self.builds += 1
         return built
+
+    def _variant(self, built: Built, key: tuple[bool, bool]) -> bytes:
+        openmetrics, gzipped = key
+        found = built.variants.get(key)
+        if found is None:
+            if openmetrics:
+                plain = built.variants.get((True, False)) or render(built.sections, openmetrics=True,
+                                                                    cache=self._labels)
+                built.variants[(True, False)] = plain
+            else:
+                plain = built.text
+            found = gzip.compress(plain, compresslevel=GZIP_LEVEL, mtime=0) if gzipped else plain
+            built.variants[key] = found
+        return found
 
     def current(self, snapshot: StatsSnapshot | None = None) -> Built:
         """The latest build; rebuilt first when it is older than ``snapshot`` (or when there is none)."""
@@ -202,9 +219,5 @@ class Exposition:
         if found is not None:
             return found
         with self._lock:
-            found = built.variants.get(key)
-            if found is None:
-                plain = render(built.sections, openmetrics=True) if openmetrics else built.text
-                found = gzip.compress(plain, compresslevel=GZIP_LEVEL, mtime=0) if gzipped else plain
-                built.variants[key] = found
-        return found
+            self._asked.add(key)
+            return self._variant(built, key)

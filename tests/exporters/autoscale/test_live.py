@@ -109,9 +109,17 @@ def test_cpu_load_scales_up_then_down_after_the_window(containers: Containers, d
     assert cpu is not None and cpu.value is not None and cpu.value > 60, cpu  # each replica near 100 % of 0.1 core
     assert up.desired == min(6, -(-round(cpu.value * 2, 9) // 50)) or up.limited is not Limit.NONE
 
-    # the outputs: gauges on /metrics (promtool-clean), the decision on /autoscale and /autoscale/<service>
-    status, body = http_get(server.port, "/metrics")
-    assert status == 200
+    # the outputs: gauges on /metrics (promtool-clean), the decision on /autoscale and /autoscale/<service>;
+    # /metrics is built once per sweep, so the decision shows from the sweep after it
+    def scraped() -> bytes | None:
+        status, body = http_get(server.port, "/metrics")
+        assert status == 200
+        fams = {f.name: f for f in text_string_to_metric_families(body.decode())}
+        gauge = fams.get("observe_autoscale_desired_replicas")
+        return body if gauge and any(s.labels["service"] == service and s.value > 2 for s in gauge.samples) else None
+
+    body = wait_for(scraped, "the decision's gauges on /metrics", timeout=10)
+    assert body is not None
     fams = {f.name: f for f in text_string_to_metric_families(body.decode())}
     desired = {s.labels["service"]: s.value for s in fams["observe_autoscale_desired_replicas"].samples}
     current = {s.labels["service"]: s.value for s in fams["observe_autoscale_current_replicas"].samples}
