@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters.cadvisor import CADVISOR_NAMING_EXCEPTIONS, VersionInfo
+from exporters.cadvisor import VersionInfo
 from exporters.prometheus import Exposition, ScrapeInput, label_columns
 from exporters.specs import ALL_SPECS
 from observe.engine.inspect import from_inspect
@@ -25,6 +24,7 @@ from observe.stats import ContainerStats, DeviceIO, InterfaceCounters, Pressure,
 from observe.stats.host import FsUsage, MachineInfo
 from observe.stats.local import root_container
 from observe.telemetry import LogCountersSnapshot, SinkStatus
+from tests.support.promtool import promtool_problems
 
 GOLDEN = Path(__file__).parent / "golden" / "exposition.prom"
 BAD = 'say "hi"\\back\nslash \u2013 ünïcødé ☃'
@@ -214,12 +214,8 @@ def test_label_allowlist_sanitising() -> None:
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
 def test_promtool_reports_nothing() -> None:
     for text in (exposition(fixture_input()), exposition(fixture_input(with_core_parts=False), allow=())):
-        out = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True,
-                             timeout=30)
-        # cAdvisor's own spellings, kept for its dashboards, are the only lints allowed
-        report = [line for line in (out.stdout + out.stderr).splitlines()
-                  if line.strip() and not line.startswith(CADVISOR_NAMING_EXCEPTIONS)]
-        assert out.returncode in (0, 3) and not report, out.stdout + out.stderr
+        report = promtool_problems(text)
+        assert not report, report
 
 
 def test_vanished_container_disappears() -> None:
