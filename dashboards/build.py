@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def host_overview() -> Dashboard:
-    cpu = f'rate(container_cpu_usage_seconds_total{{{SEL}, cpu="total"}}[{RATE}])'
+    cpu = f'sum without (cpu) (rate(container_cpu_usage_seconds_total{{{SEL}}}[{RATE}]))'
     net = (f"sum by (job, instance, id, name) (rate(container_network_receive_bytes_total{{{SEL}}}[{RATE}]) "
            f"+ rate(container_network_transmit_bytes_total{{{SEL}}}[{RATE}]))")
     disk = (f"sum by (job, instance, id, name) (rate(container_fs_reads_bytes_total{{{SEL}}}[{RATE}]) "
@@ -84,7 +84,7 @@ def host_overview() -> Dashboard:
 
 
 def container_detail() -> Dashboard:
-    cpu = f'rate(container_cpu_usage_seconds_total{{{CSEL}, cpu="total"}}[{RATE}])'
+    cpu = f'sum without (cpu) (rate(container_cpu_usage_seconds_total{{{CSEL}}}[{RATE}]))'
     limit = f"container_spec_cpu_quota{{{CSEL}}} / container_spec_cpu_period{{{CSEL}}}"
     mem = f"container_memory_working_set_bytes{{{CSEL}}}"
     mem_limit = f"container_spec_memory_limit_bytes{{{CSEL}}} > 0"

@@ -71,12 +71,14 @@ def start_exporter(core: CoreView, routes: Mapping[str, Route] | None = None,
         ConfigError: bad listen address, TLS files or credentials.
         EngineUnavailable: the engine cannot be listed.
     """
-    from exporters.prometheus import ObserveCollector, core_source, make_registry
+    from exporters.prometheus import Exposition, core_source
     from exporters.server import ExporterServer, tls_context
+    from observe import __version__
+    from observe.stats import StatsSnapshot
 
     config = core.config
     tls = tls_context(config.web_tls_cert, config.web_tls_key)
-    registry = make_registry(ObserveCollector(core_source(core), config.label_allowlist))
+    exposition = Exposition(core_source(core, __version__), config.label_allowlist)
 
     def health() -> tuple[bool, str]:
         snap = core.sampler.snapshot()
@@ -87,11 +89,18 @@ def start_exporter(core: CoreView, routes: Mapping[str, Route] | None = None,
             return False, f"stats sampler has not swept for {age:.0f}s"
         return True, "ok"
 
-    server = ExporterServer(registry, listen or config.listen, tls, config.web_basic_auth, routes, health)
+    server = ExporterServer(exposition, listen or config.listen, tls, config.web_basic_auth, routes, health,
+                            snapshot=core.sampler.snapshot)
+    def rebuild(snapshot: StatsSnapshot) -> None:
+        exposition.build(snapshot)
+
+    unsubscribe = core.sampler.subscribe(rebuild)
     try:
         core.start_sampler()
     except BaseException:
+        unsubscribe()
         server.stop()
         raise
+    server.on_stop(unsubscribe)
     server.start()
     return server

@@ -24,6 +24,9 @@ class SamplerView(Protocol):
 
     def snapshot(self) -> StatsSnapshot: ...
 
+    def subscribe(self, listener: Callable[[StatsSnapshot], None]) -> Callable[[], None]:
+        """Call ``listener`` with each snapshot the sampler publishes, on its thread."""
+
 
 class LogCountersView(Protocol):
     """The log counters (``observe.telemetry.LogCounters``)."""

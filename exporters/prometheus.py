@@ -1,40 +1,46 @@
-"""The Prometheus collector: metrics built afresh at every scrape from the core's snapshots.
+"""The exposition of the core's snapshots: built once per sweep, served as bytes to every scrape.
 
-Nothing is kept between scrapes, so a container that is gone is simply not in the next
-exposition; and nothing here calls Docker: the sampler's snapshot is all a scrape reads.
+Nothing is kept between builds but the rendered bytes, so a container that is gone is simply not in
+the next exposition; and nothing here calls Docker: the sampler's snapshot is all a build reads.
+The sampler calls ``Exposition.build`` on its own thread after each sweep (``start_exporter``
+subscribes it), so a scrape only picks the bytes of the right variant: text or OpenMetrics, plain or
+gzip. A variant other than plain text is made at the first scrape that asks for it, and from then on
+with every build, so later scrapes find it ready. A scrape that finds the bytes older than the
+sampler's snapshot (no sampler thread, as in tests) builds them itself, once, under a lock.
 """
 
 from __future__ import annotations
 
+import gzip
 import re
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
-
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, UnknownMetricFamily
-from prometheus_client.registry import CollectorRegistry
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from exporters import specs
 from exporters.autoscale.decision import Decision
+from exporters.cadvisor import MACHINE_LABELS, VersionInfo, machine_labels
 from exporters.coreview import ScrapeSource
-from exporters.specs import COUNTER, GAUGE, LogFlagSeries, LogSeries, MetricSpec
-from observe.model import ContainerInfo
+from exporters.exposition import LabelCache, Section, render
+from observe.model import ALL_LABELS, ContainerInfo
 from observe.stats import StatsSnapshot
 from observe.telemetry import LogCountersSnapshot, SinkStatus
 
-T = TypeVar("T")
 BASE_LABELS = ("id", "name", "image")
+GZIP_LEVEL = 6
 _INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
+SectionSource = Callable[[], Iterable[Section]]
 
 
 @dataclass(frozen=True, slots=True)
 class ScrapeInput:
-    """What one scrape reads. ``log_counters`` and ``sinks`` are None when the core has no log path."""
+    """What one build reads. ``log_counters`` and ``sinks`` are None when the core has no log path."""
 
     snapshot: StatsSnapshot
     log_counters: LogCountersSnapshot | None = None
     sinks: Sequence[SinkStatus] | None = None
+    version: VersionInfo | None = None
 
 
 def label_name(key: str) -> str:
@@ -42,11 +48,18 @@ def label_name(key: str) -> str:
     return "container_label_" + _INVALID_LABEL_CHARS.sub("_", key)
 
 
-def label_columns(allowlist: Sequence[str]) -> tuple[tuple[str, str], ...]:
-    """(Prometheus label name, Docker label key) for the allowlist; when two keys sanitise alike the first wins."""
+def label_columns(allowlist: Sequence[str], containers: Iterable[ContainerInfo] = ()) -> tuple[tuple[str, str], ...]:
+    """(Prometheus label name, Docker label key) for the allowlist; when two keys sanitise alike the first wins.
+
+    ``*`` in the allowlist stands for every key any of ``containers`` carries (sorted), as cAdvisor puts
+    the union of all containers' labels on every series.
+    """
+    keys = list(allowlist)
+    if ALL_LABELS in keys:
+        keys = sorted({k for c in containers for k in c.labels})
     seen: set[str] = set()
     out: list[tuple[str, str]] = []
-    for key in allowlist:
+    for key in keys:
         name = label_name(key)
         if name not in seen and name not in BASE_LABELS:
             seen.add(name)
@@ -55,120 +68,156 @@ def label_columns(allowlist: Sequence[str]) -> tuple[tuple[str, str], ...]:
 
 
 def cadvisor_id(container: ContainerInfo) -> str:
-    """cAdvisor's ``id`` label: the cgroup path (``/docker/<id>``, ``/system.slice/docker-<id>.scope``)."""
+    """cAdvisor's ``id`` label: the cgroup path (``/docker/<id>``, ``/system.slice/docker-<id>.scope``, ``/``)."""
     return "/" + container.cgroup.path.strip("/")
 
 
-Family = CounterMetricFamily | GaugeMetricFamily | UnknownMetricFamily
-
-
-def _family(spec: MetricSpec[Any], labels: Sequence[str]) -> Family:
-    name = spec.name
-    if spec.type == COUNTER:
-        family = name[: -len("_total")] if name.endswith("_total") else name
-        unit = spec.unit if spec.unit and family.endswith("_" + spec.unit) else ""
-        return CounterMetricFamily(family, spec.help, labels=labels, unit=unit)
-    unit = spec.unit if spec.unit and name.endswith("_" + spec.unit) else ""
-    if spec.type == GAUGE:
-        return GaugeMetricFamily(name, spec.help, labels=labels, unit=unit)
-    return UnknownMetricFamily(name, spec.help, labels=labels, unit=unit)
-
-
-def build_families(table: Sequence[MetricSpec[T]], items: Sequence[tuple[tuple[str, ...], T]],
-                   item_labels: tuple[str, ...]) -> Iterator[Metric]:
-    """One family per row of ``table``, with the series of every (item label values, item) pair."""
-    for spec in table:
-        family = _family(spec, item_labels + spec.labels)
-        for base, item in items:
-            for extra, value in spec.getter(item):
-                family.add_metric([*base, *extra], value)
-        yield family
-
-
-def core_source(core: ScrapeSource) -> Callable[[], ScrapeInput]:
-    """Read a core: the sampler's snapshot, the log counters and the sink statuses."""
+def core_source(core: ScrapeSource, version: str = "") -> Callable[[], ScrapeInput]:
+    """Read a core: the sampler's snapshot, the log counters (when it collects logs) and the sink statuses."""
+    facts = VersionInfo(version, dict(core.engine_facts())) if version else None
 
     def read() -> ScrapeInput:
-        return ScrapeInput(core.sampler.snapshot(), core.log_counters.snapshot(), core.sink_statuses())
+        counters = core.log_counters.snapshot() if core.collector is not None else None
+        sinks = core.sink_statuses() if core.collector is not None else None
+        return ScrapeInput(core.sampler.snapshot(), counters, sinks, facts)
 
     return read
 
 
-class ObserveCollector:
-    """A prometheus_client custom collector over the core's snapshots.
+def sections(data: ScrapeInput, allowlist: Sequence[str]) -> list[Section]:
+    """Every table over its items for one snapshot (the scrape-duration row excepted)."""
+    snap = data.snapshot
+    columns = label_columns(allowlist, snap.containers)
+    container_labels = BASE_LABELS + tuple(name for name, _ in columns)
+
+    def values(c: ContainerInfo) -> tuple[str, ...]:
+        return (cadvisor_id(c), c.name, c.image, *(c.labels.get(key, "") for _, key in columns))
+
+    labels = {c.id: values(c) for c in snap.containers}
+    running = [(labels[cid], st) for cid, st in sorted(snap.stats.items(), key=lambda kv: kv[1].container.name)
+               if cid in labels]
+    if snap.root is not None:
+        running.insert(0, (values(snap.root.container), snap.root))
+    out = [Section(specs.RUNNING, running, container_labels)]
+    if snap.machine is not None:
+        out.append(Section(specs.MACHINE, [(machine_labels(snap.machine), snap.machine)], MACHINE_LABELS))
+    if data.version is not None:
+        out.append(Section(specs.VERSION, [((), data.version)], ()))
+    out.append(Section(specs.CONTAINERS, [(labels[c.id], c) for c in snap.containers], container_labels))
+    if data.log_counters is not None:
+        known = {c.id: c for c in snap.containers}
+        counters = data.log_counters
+        rows = [(labels[cid], specs.LogSeries(known[cid], level, stream, lines,
+                                              counters.bytes.get((cid, level, stream), 0)))
+                for (cid, level, stream), lines in sorted(counters.lines.items()) if cid in known]
+        out.append(Section(specs.LOGS, rows, container_labels))
+        flags = [(labels[cid], specs.LogFlagSeries(known[cid], kind, n))
+                 for (cid, kind), n in sorted(counters.flags.items()) if cid in known]
+        out.append(Section(specs.LOG_FLAGS, flags, container_labels))
+    if data.sinks is not None:
+        out.append(Section(specs.SINKS, [((s.name, s.url), s) for s in data.sinks], ("sink", "url")))
+    out.append(Section(specs.SAMPLER, [((), snap.health)], ()))
+    return out
+
+
+def decision_section(decisions: Sequence[Decision]) -> Section:
+    """The ``specs.AUTOSCALE`` rows over the latest autoscaling decisions."""
+    ordered = sorted(decisions, key=lambda d: d.service)
+    return Section(specs.AUTOSCALE, [((d.service,), d) for d in ordered], ("service",))
+
+
+@dataclass(slots=True)
+class Built:
+    """One build: the sections it rendered, the plain text, and the variants made from it so far."""
+
+    snapshot: StatsSnapshot | None
+    sections: list[Section]
+    text: bytes
+    variants: dict[tuple[bool, bool], bytes] = field(default_factory=dict)
+
+
+class Exposition:
+    """The ``/metrics`` bytes, rebuilt once per sweep.
 
     Args:
-        source: returns what to expose; called once per scrape, must not block on Docker.
-        label_allowlist: Docker label keys exported as ``container_label_<key>`` (never all labels).
-        timer: clock for the scrape's own duration.
+        source: what to expose; called once per build, must not block on Docker.
+        label_allowlist: Docker label keys exported as ``container_label_<key>`` (``*``: all of them).
+        timer: clock for the build's own duration (``observe_exporter_scrape_duration_seconds``).
     """
 
     def __init__(self, source: Callable[[], ScrapeInput], label_allowlist: Sequence[str] = (),
                  timer: Callable[[], float] = time.perf_counter) -> None:
         self.source = source
-        self.columns = label_columns(label_allowlist)
-        self.container_labels = BASE_LABELS + tuple(name for name, _ in self.columns)
+        self.allowlist = tuple(label_allowlist)
         self.timer = timer
+        self.extra: list[SectionSource] = []
+        self.builds = 0
+        self._lock = threading.Lock()
+        self._built: Built | None = None
+        self._labels = LabelCache()
+        self._asked: set[tuple[bool, bool]] = set()  # variants scrapers asked for: made with each build
 
-    def describe(self) -> Iterable[Metric]:
-        """Nothing up front: the metric set depends on what the core has at scrape time."""
-        return []
+    def add(self, source: SectionSource) -> None:
+        """Also expose what ``source`` gives at every build (the autoscaler's decisions)."""
+        self.extra.append(source)
 
-    def container_label_values(self, c: ContainerInfo) -> tuple[str, ...]:
-        return (cadvisor_id(c), c.name, c.image, *(c.labels.get(key, "") for _, key in self.columns))
-
-    def _build(self, table: Sequence[MetricSpec[T]], items: Sequence[tuple[tuple[str, ...], T]],
-               item_labels: tuple[str, ...]) -> Iterator[Metric]:
-        return build_families(table, items, item_labels)
-
-    def collect(self) -> Iterator[Metric]:
+    def build(self, snapshot: StatsSnapshot | None = None) -> Built:
+        """Render everything now (the sampler's listener calls it with the snapshot it just published)."""
         started = self.timer()
         data = self.source()
-        snap = data.snapshot
-        label_cache = {c.id: self.container_label_values(c) for c in snap.containers}
-        out: list[Metric] = []
-        running = [(label_cache[cid], st) for cid, st in sorted(snap.stats.items(), key=lambda kv: kv[1].container.name)
-                   if cid in label_cache]
-        out += self._build(specs.RUNNING, running, self.container_labels)
-        out += self._build(specs.CONTAINERS, [(label_cache[c.id], c) for c in snap.containers], self.container_labels)
-        if data.log_counters is not None:
-            known = {c.id: c for c in snap.containers}
-            rows = [
-                (label_cache[cid], LogSeries(known[cid], level, stream, lines,
-                                             data.log_counters.bytes.get((cid, level, stream), 0)))
-                for (cid, level, stream), lines in sorted(data.log_counters.lines.items()) if cid in known
-            ]
-            out += self._build(specs.LOGS, rows, self.container_labels)
-            flags = [(label_cache[cid], LogFlagSeries(known[cid], kind, n))
-                     for (cid, kind), n in sorted(data.log_counters.flags.items()) if cid in known]
-            out += self._build(specs.LOG_FLAGS, flags, self.container_labels)
-        if data.sinks is not None:
-            out += self._build(specs.SINKS, [((s.name, s.url), s) for s in data.sinks], ("sink", "url"))
-        out += self._build(specs.SAMPLER, [((), snap.health)], ())
-        yield from out
-        yield from self._build(specs.SCRAPE, [((), self.timer() - started)], ())
+        if snapshot is not None and snapshot is not data.snapshot:
+            data = ScrapeInput(snapshot, data.log_counters, data.sinks, data.version)
+        parts = sections(data, self.allowlist)
+        for extra in self.extra:
+            parts.extend(extra())
+        parts.append(Section(specs.SCRAPE, [((), 0.0)], ()))
+        with self._lock:  # the label cache is shared between builds
+            body = render(parts[:-1], cache=self._labels)
+            self._labels.turn()
+        elapsed = self.timer() - started
+        parts[-1] = Section(specs.SCRAPE, [((), elapsed)], ())
+        built = Built(data.snapshot, parts, body + render(parts[-1:]))
+        with self._lock:
+            for key in list(self._asked):  # so that no scrape waits for its variant to be made
+                self._variant(built, key)
+            self._built = built
+            self.builds += 1
+        return built
 
+    def _variant(self, built: Built, key: tuple[bool, bool]) -> bytes:
+        openmetrics, gzipped = key
+        found = built.variants.get(key)
+        if found is None:
+            if openmetrics:
+                plain = built.variants.get((True, False)) or render(built.sections, openmetrics=True,
+                                                                    cache=self._labels)
+                built.variants[(True, False)] = plain
+            else:
+                plain = built.text
+            found = gzip.compress(plain, compresslevel=GZIP_LEVEL, mtime=0) if gzipped else plain
+            built.variants[key] = found
+        return found
 
-class DecisionCollector:
-    """Exposes the ``specs.AUTOSCALE`` rows from the latest autoscaling decisions, read at each scrape.
+    def current(self, snapshot: StatsSnapshot | None = None) -> Built:
+        """The latest build; rebuilt first when it is older than ``snapshot`` (or when there is none)."""
+        built = self._built
+        if built is not None and (snapshot is None or built.snapshot is snapshot):
+            return built
+        with self._lock:
+            built = self._built
+            if built is not None and (snapshot is None or built.snapshot is snapshot):
+                return built
+        return self.build(snapshot)
 
-    Args:
-        source: returns the latest decision of every service with a policy; must not block.
-    """
-
-    def __init__(self, source: Callable[[], Sequence[Decision]]) -> None:
-        self.source = source
-
-    def describe(self) -> Iterable[Metric]:
-        return []
-
-    def collect(self) -> Iterator[Metric]:
-        decisions = sorted(self.source(), key=lambda d: d.service)
-        yield from build_families(specs.AUTOSCALE, [((d.service,), d) for d in decisions], ("service",))
-
-
-def make_registry(collector: ObserveCollector) -> CollectorRegistry:
-    """A fresh registry holding only our collector (never the global one, never process metrics)."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
-    return registry
+    def body(self, openmetrics: bool = False, gzipped: bool = False, snapshot: StatsSnapshot | None = None) -> bytes:
+        """The bytes of one variant of the latest build (made once per build)."""
+        built = self.current(snapshot)
+        if not openmetrics and not gzipped:
+            return built.text
+        key = (openmetrics, gzipped)
+        found = built.variants.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            self._asked.add(key)
+            return self._variant(built, key)

@@ -20,9 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client.exposition import choose_encoder, gzip_accepted
-from prometheus_client.registry import CollectorRegistry
-
+from exporters.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
+from exporters.prometheus import Exposition
 from observe.errors import ConfigError
 from observe.webauth import BasicAuth
 
@@ -41,6 +40,21 @@ class Request:
 Response = tuple[int, str, bytes]
 Route = Callable[[Request], Response]
 HealthCheck = Callable[[], tuple[bool, str]]
+
+
+def gzip_accepted(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` header allows gzip (and does not refuse it with ``q=0``)."""
+    for part in accept_encoding.split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            q = params.strip().lower()
+            return not (q.startswith("q=") and q[2:].strip() in ("0", "0.0", "0.00", "0.000"))
+    return False
+
+
+def wants_openmetrics(accept: str) -> bool:
+    """Whether the scraper's ``Accept`` asks for OpenMetrics (Prometheus does when it may)."""
+    return "application/openmetrics-text" in accept.lower()
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -101,18 +115,22 @@ class ExporterServer:
     """Serves a registry over HTTP(S) on a thread of its own.
 
     Args:
-        registry: what ``/metrics`` exposes (built at each scrape by its collectors).
+        exposition: what ``/metrics`` serves (bytes built once per sweep, see ``exporters.prometheus``).
         listen: ``host:port``; port 0 picks a free one (see ``port``).
         tls: a server context for HTTPS (see ``tls_context``), or None for plain HTTP.
         basic_auth: credentials every request must present, or None.
         routes: extra paths and their handlers.
         health: ``/healthz``'s check: (healthy, reason).
+        snapshot: the sampler's current snapshot, so that a scrape finding older bytes rebuilds them.
     """
 
-    def __init__(self, registry: CollectorRegistry, listen: str = "127.0.0.1:10077",
+    def __init__(self, exposition: Exposition, listen: str = "127.0.0.1:10077",
                  tls: ssl.SSLContext | None = None, basic_auth: BasicAuth | None = None,
-                 routes: Mapping[str, Route] | None = None, health: HealthCheck | None = None) -> None:
-        self.registry = registry
+                 routes: Mapping[str, Route] | None = None, health: HealthCheck | None = None,
+                 snapshot: Callable[[], object] | None = None) -> None:
+        self.exposition = exposition
+        self.snapshot = snapshot
+        self._on_stop: list[Callable[[], None]] = []
         self.host, port = parse_listen(listen)
         self.tls = tls
         self.basic_auth = basic_auth
@@ -143,7 +161,14 @@ class ExporterServer:
         self._thread.start()
         log.info("exporter listening", extra={"event": "ExporterListening", "url": self.url})
 
+    def on_stop(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` when the server stops (the exporter unsubscribes from the sampler)."""
+        self._on_stop.append(fn)
+
     def stop(self) -> None:
+        for fn in self._on_stop:
+            fn()
+        self._on_stop.clear()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
@@ -152,8 +177,17 @@ class ExporterServer:
 
     # -- routes --------------------------------------------------------------------------
     def _metrics(self, request: Request) -> Response:
-        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        return 200, content_type, encoder(self.registry)
+        """Never called for the bytes (``metrics_body`` is): kept so ``/metrics`` is a listed route."""
+        body, content_type, _ = self.metrics_body(request.headers)
+        return 200, content_type, body
+
+    def metrics_body(self, headers: Mapping[str, str]) -> tuple[bytes, str, bool]:
+        """(bytes, content type, gzipped) of ``/metrics`` for these request headers: no per-series work."""
+        om = wants_openmetrics(headers.get("accept", ""))
+        gz = gzip_accepted(headers.get("accept-encoding", ""))
+        snap = self.snapshot() if self.snapshot is not None else None
+        body = self.exposition.body(om, gz, snap)  # type: ignore[arg-type]
+        return body, OPENMETRICS_CONTENT_TYPE if om else TEXT_CONTENT_TYPE, gz
 
     def _healthz(self, request: Request) -> Response:
         ok, reason = self.health() if self.health else (True, "ok")
@@ -184,6 +218,16 @@ class ExporterServer:
                     self._send(404, "text/plain; charset=utf-8", b"not found; try /metrics\n", head)
                     return
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                if parts.path == "/metrics" and route == server._metrics:
+                    try:
+                        body, content_type, gz = server.metrics_body(headers)
+                    except Exception:
+                        log.exception("exporter route failed", extra={"event": "ExporterRouteFailed",
+                                                                      "path": parts.path})
+                        self._send(500, "text/plain; charset=utf-8", b"internal error\n", head)
+                        return
+                    self._send(200, content_type, body, head, {"Content-Encoding": "gzip"} if gz else None)
+                    return
                 try:
                     status, content_type, body = route(Request(parts.path, parse_qs(parts.query), headers))
                 except Exception:  # a route's bug answers 500 and is logged; the server goes on

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from observe.errors import ConfigError
+from observe.model import DEFAULT_LABEL_ALLOWLIST
 from observe.selectors import LabelSelector, Selection
 from observe.units import parse_bool, parse_duration, parse_size
 from observe.webauth import BasicAuth
@@ -158,8 +159,10 @@ OPTIONS: tuple[Option, ...] = (
         "label key that names a container's service group, before compose/swarm/kubernetes labels", "KEY",
     ),
     Option(
-        "label_allowlist", _label_key, (),
-        "label keys copied into log records and metric labels, repeatable", "KEY", repeatable=True,
+        "label_allowlist", _label_key, DEFAULT_LABEL_ALLOWLIST,
+        "label keys copied into log records and metric labels (container_label_<key>), repeatable; '*' for "
+        "every label (cAdvisor's default); default: compose project/service, swarm service and stack, "
+        "kubernetes pod/namespace/container, org.label-schema.group", "KEY", repeatable=True,
     ),
     Option("host_name", _text, "", "host.name of every record (empty: the engine's host name)", "NAME"),
     Option("state_dir", _text, "/var/lib/observe", "where checkpoints are kept", "DIR"),
@@ -167,6 +170,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("listen", _text, "127.0.0.1:10077", "exporter address host:port", "ADDR"),
     Option("cgroup_root", _text, "/sys/fs/cgroup", "where the host's cgroup filesystem is mounted", "DIR"),
     Option("proc_root", _text, "/proc", "where the host's /proc is mounted", "DIR"),
+    Option("percpu", _bool, True, "cgroup v1: CPU usage per CPU (cpu=\"cpu00\"...) as cAdvisor does; false: one "
+           "cpu=\"total\" series per container (cgroup v2 always has only the total)", "BOOL"),
+    Option("disk_usage_interval", _duration, 60.0, "how often each container's writable layer is measured for "
+           "container_fs_usage_bytes (0: never); the walk is paced to a twentieth of a core", "DURATION"),
     Option("read_only", _bool, False, "TUI: no exec and no container actions", "BOOL"),
     Option(
         "sink", _text, ("stdout",), "where `observe run` sends records, a URL, repeatable "
@@ -235,13 +242,15 @@ class Config:
     name: tuple[str, ...] = ()
     image: tuple[str, ...] = ()
     service_label: str = ""
-    label_allowlist: tuple[str, ...] = ()
+    label_allowlist: tuple[str, ...] = DEFAULT_LABEL_ALLOWLIST
     host_name: str = ""
     state_dir: str = "/var/lib/observe"
     interval: float = 1.0
     listen: str = "127.0.0.1:10077"
     cgroup_root: str = "/sys/fs/cgroup"
     proc_root: str = "/proc"
+    percpu: bool = True
+    disk_usage_interval: float = 60.0
     read_only: bool = False
     sink: tuple[str, ...] = ("stdout",)
     own_logs_fluentd: str = ""

@@ -42,7 +42,8 @@ class Core:
         self.inventory = Inventory(engine, config.selection, config.service_label)
         self.sampler = StatsSampler(
             self.inventory,
-            lambda: choose_backend(engine, config.cgroup_root, config.proc_root),
+            lambda: choose_backend(engine, config.cgroup_root, config.proc_root, config.percpu,
+                                   config.disk_usage_interval),
             interval=config.interval,
         )
         self.log_counters = LogCounters()

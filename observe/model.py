@@ -6,7 +6,7 @@ field we did not type (the TUI's inspect tree) never has to ask Docker again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -193,3 +193,25 @@ class StreamState:
     kind: str
     detail: str = ""
 
+
+
+ALL_LABELS = "*"
+"""In a label allowlist: every Docker label (cAdvisor's ``--store_container_labels``)."""
+DEFAULT_LABEL_ALLOWLIST = (
+    "com.docker.compose.project",
+    "com.docker.compose.service",
+    "com.docker.stack.namespace",
+    "com.docker.swarm.service.name",
+    "io.kubernetes.pod.name",
+    "io.kubernetes.pod.namespace",
+    "io.kubernetes.container.name",
+    "org.label-schema.group",
+)
+"""Labels the common cAdvisor dashboards group or filter on; none of them carries a secret."""
+
+
+def allowed_labels(labels: Mapping[str, str], allowlist: Sequence[str]) -> dict[str, str]:
+    """The labels an allowlist lets through: the keys it names, or all of them when it holds ``*``."""
+    if ALL_LABELS in allowlist:
+        return dict(labels)
+    return {key: labels[key] for key in allowlist if key in labels}

@@ -86,9 +86,9 @@ def start_autoscaling(core: CoreView, server: ExporterServer | None = None,
 
     engine = AutoscaleEngine(core, AutoscaleOptions.from_config(core.config, apply), on_decision=on_decision)
     if server is not None:
-        from exporters.prometheus import DecisionCollector
+        from exporters.prometheus import decision_section
 
-        server.registry.register(DecisionCollector(engine.decisions))
+        server.exposition.add(lambda: [decision_section(engine.decisions())])
         server.add_route("/autoscale", lambda request: _json(200, engine.document()))
     engine.start()
     return engine

@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from exporters import specs
 from exporters.autoscale.policy import BUILTIN_METRICS
 from exporters.autoscale.signals import CounterWindow, ReplicaReading
+from exporters.cadvisor import RUNNING
+from exporters.metricspec import COUNTER
 from observe.model import LEVEL_RANK, ContainerInfo
 from observe.stats import ContainerStats, Sample, effective_limits
 from observe.telemetry import LogCountersSnapshot
 
 REPLICA_STATES = ("running", "paused", "restarting")
 ERROR_RANK = LEVEL_RANK["error"]
-_SPECS = {s.name: s for s in specs.RUNNING}
+_SPECS = {s.name: s for s in RUNNING}
 
 
 def is_replica(c: ContainerInfo) -> bool:
@@ -65,7 +66,7 @@ def metric_value(name: str, stats: ContainerStats | None, window: float) -> floa
         return None
     counter = name[: -len("_per_second")] + "_total" if name.endswith("_per_second") else name
     spec = _SPECS.get(counter)
-    if spec is not None and spec.type == specs.COUNTER:
+    if spec is not None and spec.type == COUNTER:
         found = counter_window(stats.history, stats.latest, window,
                                lambda s: _spec_total(counter, stats, s))
         return found.rate() if found else None

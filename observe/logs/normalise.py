@@ -67,7 +67,7 @@ from observe.logs.multiline import (
     json_body,
 )
 from observe.logs.text import ANSI, clean_text, lenient_loads, utf8_len
-from observe.model import ContainerInfo, LogLine, LogPosition, Record
+from observe.model import ContainerInfo, LogLine, LogPosition, Record, allowed_labels
 from observe.timefmt import format_time_ns, parse_time
 
 COUNTER_KINDS = ("truncated", "invalid_utf8", "partial_joined", "json_parsed", "json_failed", "json_lenient",
@@ -133,7 +133,7 @@ class _Builder:
             "container.image.name": container.image_name,
             "container.image.tag": container.image_tag,
         }
-        labels = {key: container.labels[key] for key in options.label_allowlist if key in container.labels}
+        labels = allowed_labels(container.labels, options.label_allowlist)
         if labels:
             base["container.labels"] = labels
         base["service.name"] = container.service.name

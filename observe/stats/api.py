@@ -18,6 +18,7 @@ from typing import Any
 from observe.engine import Engine
 from observe.errors import ContainerNotFound, ObserveError
 from observe.model import ContainerInfo
+from observe.stats.host import FsUsage, MachineInfo
 from observe.stats.sample import (
     IGNORED_INTERFACE_PREFIXES,
     DeviceIO,
@@ -26,6 +27,7 @@ from observe.stats.sample import (
     StatsUnavailable,
     unlimited_as_zero,
 )
+from observe.stats.snapshot import ContainerStats
 
 log = logging.getLogger(__name__)
 NS = 1e9
@@ -237,6 +239,17 @@ class ApiBackend:
         if monotonic - at_mono > self.stale_after:
             raise StatsUnavailable(f"stats of {container.name} are stale: {follower.last_error or 'no update'}")
         return sample_from_stats(doc, at, at_mono)
+
+    def root(self, time: float, monotonic: float) -> ContainerStats | None:
+        """None: the engine's API has no machine-wide counters."""
+        return None
+
+    def machine(self) -> MachineInfo | None:
+        return None
+
+    def slow(self, container_id: str) -> tuple[tuple[FsUsage, ...] | None, tuple[tuple[str, int], ...] | None]:
+        """Nothing: disk usage and task states need the host's files."""
+        return None, None
 
     def close(self) -> None:
         followers = list(self._followers.values())

@@ -3,8 +3,14 @@
 Pure readers: the cgroup root and the proc root are parameters, so tests point them at file
 trees shaped like real hosts. cgroup v1 keeps each controller in its own hierarchy
 (``<root>/cpuacct/docker/<id>``, possibly co-mounted as ``cpu,cpuacct``); cgroup v2 has one
-unified tree (``<root>/system.slice/docker-<id>.scope``). The figures and their derivations follow
-cAdvisor and runc so that dashboards built on cAdvisor mean the same thing here.
+unified tree (``<root>/system.slice/docker-<id>.scope``, read in ``cgroup_v2``). The figures and
+their derivations follow cAdvisor and runc so that dashboards built on cAdvisor mean the same here.
+
+Cost: what changes seldom (the limits, which change only with ``docker update``; on v1 also the
+memory peak, failcnt, kernel memory, the OOM-kill count, the process count and which blkio
+statistics files the host keeps) is re-read every ``REFRESH_EVERY`` reads of a container, so those
+series may lag by that many sweeps; the rest every time, all through descriptors kept open
+(``cgroupfs.ContainerFiles``).
 """
 
 from __future__ import annotations
@@ -14,94 +20,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from observe.model import CgroupLocation
-from observe.stats.sample import ContainerGone, DeviceIO, Sample, unlimited_as_zero
+from observe.stats.cgroup_v2 import read_v2
+from observe.stats.cgroupfs import (
+    ContainerFiles,
+    OneShotFiles,
+    count_lines,
+    max_or_int,
+    parse_blkio_v1,
+    parse_flat_keyed,
+    parse_partitions,
+    parse_percpu,
+    read_file,
+)
+from observe.stats.netdev import parse_net_dev
+from observe.stats.sample import ContainerGone, DeviceIO, InterfaceCounters, Sample, unlimited_as_zero
 
 V1_CONTROLLERS = ("cpuacct", "cpu", "memory", "blkio", "pids")
-# runc's order: the first of these pairs whose bytes file names a device is used.
-V1_BLKIO_FILES = (
-    ("blkio.bfq.io_service_bytes_recursive", "blkio.bfq.io_serviced_recursive"),
-    ("blkio.io_service_bytes_recursive", "blkio.io_serviced_recursive"),
-    ("blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_serviced_recursive"),
-)
+# runc's order: the first of these statistics sets whose bytes file names a device is used.
+V1_BLKIO_PREFIXES = ("blkio.bfq.", "blkio.", "blkio.throttle.")
 NS = 1e9
 USER_HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def read_file(path: str) -> str | None:
-    """The file's text, or None when it does not exist (a controller or file this host lacks)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read().decode("ascii", "replace")
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-
-
-def read_int(path: str) -> int | None:
-    """A file holding one integer; None when missing or not a number."""
-    text = read_file(path)
-    if text is None:
-        return None
-    try:
-        return int(text.strip())
-    except ValueError:
-        return None
-
-
-def parse_flat_keyed(text: str | None) -> dict[str, int]:
-    """``key value`` lines (``memory.stat``, ``cpu.stat``, ``memory.events``) as a dict; junk lines skipped."""
-    out: dict[str, int] = {}
-    if not text:
-        return out
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            try:
-                out[parts[0]] = int(parts[1])
-            except ValueError:
-                continue
-    return out
-
-
-def parse_nested_keyed(text: str | None) -> dict[str, dict[str, int]]:
-    """cgroup v2 ``io.stat``: ``8:0 rbytes=1 wbytes=2 rios=3 wios=4`` per device."""
-    out: dict[str, dict[str, int]] = {}
-    if not text:
-        return out
-    for line in text.splitlines():
-        parts = line.split()
-        if not parts:
-            continue
-        values: dict[str, int] = {}
-        for part in parts[1:]:
-            key, sep, value = part.partition("=")
-            if sep and value.isdigit():
-                values[key] = int(value)
-        out[parts[0]] = values
-    return out
-
-
-def parse_blkio_v1(text: str | None) -> dict[str, dict[str, int]]:
-    """cgroup v1 ``blkio.*io_service*``: ``8:0 Read 4096`` lines by device then operation (lower case)."""
-    out: dict[str, dict[str, int]] = {}
-    if not text:
-        return out
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and ":" in parts[0] and parts[2].isdigit():
-            out.setdefault(parts[0], {})[parts[1].lower()] = int(parts[2])
-    return out
-
-
-def parse_partitions(text: str | None) -> dict[str, str]:
-    """``/proc/partitions`` as ``{"8:0": "/dev/sda"}``: how cAdvisor names the ``device`` label."""
-    out: dict[str, str] = {}
-    if not text:
-        return out
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 4 and parts[0].isdigit() and parts[1].isdigit():
-            out[f"{parts[0]}:{parts[1]}"] = "/dev/" + parts[3]
-    return out
+REFRESH_EVERY = 10
 
 
 def parse_proc_cgroup(text: str) -> dict[str, str]:
@@ -135,11 +74,6 @@ def v1_hierarchies(cgroup_root: str) -> dict[str, str]:
     return out
 
 
-def cpu_weight_to_shares(weight: int) -> int:
-    """cgroup v2 ``cpu.weight`` back to v1 shares, inverting runc's conversion (as cAdvisor does)."""
-    return 2 + ((weight - 1) * 262142) // 9999
-
-
 def _working_set(usage: int | None, inactive_file: int | None) -> int | None:
     if usage is None:
         return None
@@ -164,12 +98,14 @@ class CgroupReader:
         cgroup_root: where the cgroup filesystem is mounted (``/sys/fs/cgroup``).
         version: 1 or 2, as the engine reports it.
         proc_root: where the host's ``/proc`` is (for ``/proc/<pid>/cgroup`` and ``/proc/partitions``).
+        percpu: read cgroup v1's per-CPU usage (``cpuacct.usage_percpu``), as cAdvisor does by default.
     """
 
-    def __init__(self, cgroup_root: str, version: int, proc_root: str = "/proc") -> None:
+    def __init__(self, cgroup_root: str, version: int, proc_root: str = "/proc", percpu: bool = True) -> None:
         self.cgroup_root = cgroup_root
         self.version = version
         self.proc_root = proc_root
+        self.percpu = percpu
         self.hierarchies = v1_hierarchies(cgroup_root) if version == 1 else {}
         self._devices: dict[str, str] = {}
         self._devices_loaded = False
@@ -219,46 +155,66 @@ class CgroupReader:
     def refresh_devices(self) -> None:
         self._devices_loaded = False
 
-    def read(self, paths: CgroupPaths, time: float, monotonic: float) -> Sample:
+    def root_paths(self) -> CgroupPaths:
+        """The root cgroup (cAdvisor's ``id="/"``): the machine as a whole."""
+        if self.version == 2:
+            return CgroupPaths(2, {"": self.cgroup_root})
+        return CgroupPaths(1, dict(self.hierarchies))
+
+    def read(self, paths: CgroupPaths, time: float, monotonic: float, files: ContainerFiles | None = None,
+             pid: int = 0) -> Sample:
         """One reading of every counter this host has for the container.
 
+        Args:
+            paths: where its files are (``locate``).
+            time, monotonic: the reading's clocks.
+            files: the container's open files, kept between reads (None: plain reads, nothing kept).
+            pid: a process of the container, whose network namespace gives the network counters (0: none).
+
         Raises:
-            ContainerGone: the container's cgroup no longer exists.
+            ContainerGone: the container's cgroup (or its process) no longer exists.
         """
+        own = files is None
+        f = OneShotFiles() if files is None else files
+        refresh = own or f.sweeps % REFRESH_EVERY == 0 or not f.slow
+        if refresh and not own:
+            f.forget_missing()
+        f.sweeps += 1
+        network = None
+        if pid > 0:
+            text = f.read(os.path.join(self.proc_root, str(pid), "net", "dev"))
+            if text is None:
+                raise ContainerGone(f"process {pid} is gone")
+            network = parse_net_dev(text)
         if paths.version == 2:
-            return self._read_v2(paths.dirs[""], time, monotonic)
-        return self._read_v1(paths, time, monotonic)
+            return read_v2(self, paths.dirs[""], time, monotonic, f, refresh, network)
+        return self._read_v1(paths, time, monotonic, f, refresh, network)
 
     # -- cgroup v1 -----------------------------------------------------------------------
-    def _read_v1(self, paths: CgroupPaths, time: float, monotonic: float) -> Sample:
+    def _read_v1(self, paths: CgroupPaths, time: float, monotonic: float, f: ContainerFiles,
+                 refresh: bool, network: tuple[InterfaceCounters, ...] | None) -> Sample:
         cpuacct = paths.dir("cpuacct")
         mem = paths.dir("memory")
-        if cpuacct is None or mem is None or not os.path.isdir(mem):
+        if cpuacct is None or mem is None:
             raise ContainerGone(f"cgroup {mem} is gone")
-        usage_ns = read_int(os.path.join(cpuacct, "cpuacct.usage"))
-        ticks = parse_flat_keyed(read_file(os.path.join(cpuacct, "cpuacct.stat")))
-        cpu = paths.dir("cpu")
-        cfs: dict[str, int] = {}
-        quota = period = shares = None
-        if cpu is not None:
-            cfs = parse_flat_keyed(read_file(os.path.join(cpu, "cpu.stat")))
-            quota = read_int(os.path.join(cpu, "cpu.cfs_quota_us"))
-            period = read_int(os.path.join(cpu, "cpu.cfs_period_us"))
-            shares = read_int(os.path.join(cpu, "cpu.shares"))
-        usage = read_int(os.path.join(mem, "memory.usage_in_bytes"))
+        usage = f.read_int(mem + "/memory.usage_in_bytes")
         if usage is None:
             raise ContainerGone(f"cgroup {mem} is gone")
-        stat = parse_flat_keyed(read_file(os.path.join(mem, "memory.stat")))
-        oom = parse_flat_keyed(read_file(os.path.join(mem, "memory.oom_control")))
-        limit = read_int(os.path.join(mem, "memory.limit_in_bytes"))
+        percpu = parse_percpu(f.read(cpuacct + "/cpuacct.usage_percpu")) if self.percpu else None
+        # cpuacct.usage is the sum of the per-CPU figures: one read fewer when those are read anyway
+        usage_ns: float | None = sum(percpu) * NS if percpu else f.read_int(cpuacct + "/cpuacct.usage")
+        ticks = parse_flat_keyed(f.read(cpuacct + "/cpuacct.stat"))
+        cpu = paths.dir("cpu")
+        cfs = parse_flat_keyed(f.read(cpu + "/cpu.stat")) if cpu is not None else {}
+        stat = parse_flat_keyed(f.read(mem + "/memory.stat"))
         pids_dir = paths.dir("pids")
-        threads = threads_max = processes = None
-        if pids_dir is not None:
-            threads = read_int(os.path.join(pids_dir, "pids.current"))
-            threads_max = _max_or_int(read_file(os.path.join(pids_dir, "pids.max")))
-            processes = _count_lines(read_file(os.path.join(pids_dir, "cgroup.procs")))
-        if processes is None:
-            processes = _count_lines(read_file(os.path.join(mem, "cgroup.procs")))
+        threads = f.read_int(pids_dir + "/pids.current") if pids_dir is not None else None
+        if refresh:
+            f.slow = self._slow_v1(paths, f)
+        slow = f.slow
+        blkio = paths.dir("blkio")
+        prefix = slow.get("blkio_prefix")
+        block_io = self._blkio_v1(blkio, str(prefix), f) if blkio is not None and prefix else slow.get("block_io")
         return Sample(
             time=time,
             monotonic=monotonic,
@@ -268,128 +224,110 @@ class CgroupReader:
             cpu_cfs_periods=cfs.get("nr_periods"),
             cpu_cfs_throttled_periods=cfs.get("nr_throttled"),
             cpu_cfs_throttled_seconds=cfs["throttled_time"] / NS if "throttled_time" in cfs else None,
+            cpu_cfs_burst_periods=cfs.get("nr_bursts"),
+            cpu_cfs_burst_seconds=cfs["burst_time"] / NS if "burst_time" in cfs else None,
+            cpu_percpu_seconds=percpu,
             memory_usage_bytes=usage,
             memory_working_set_bytes=_working_set(usage, stat.get("total_inactive_file")),
             memory_rss_bytes=stat.get("total_rss"),
             memory_cache_bytes=stat.get("total_cache"),
             memory_swap_bytes=stat.get("total_swap"),
             memory_mapped_file_bytes=stat.get("total_mapped_file"),
-            memory_max_usage_bytes=read_int(os.path.join(mem, "memory.max_usage_in_bytes")),
-            memory_failcnt=read_int(os.path.join(mem, "memory.failcnt")),
-            oom_events=oom.get("oom_kill"),
-            processes=processes,
+            memory_max_usage_bytes=_opt_int(slow.get("max_usage")),
+            memory_failcnt=_opt_int(slow.get("failcnt")),
+            memory_kernel_bytes=_opt_int(slow.get("kernel")),
+            memory_active_file_bytes=stat.get("total_active_file"),
+            memory_inactive_file_bytes=stat.get("total_inactive_file"),
+            memory_dirty_bytes=stat.get("total_dirty"),
+            memory_writeback_bytes=stat.get("total_writeback"),
+            memory_pgfault=stat.get("pgfault"),
+            memory_pgmajfault=stat.get("pgmajfault"),
+            memory_hierarchy_pgfault=stat.get("total_pgfault"),
+            memory_hierarchy_pgmajfault=stat.get("total_pgmajfault"),
+            oom_events=_opt_int(slow.get("oom_kill")),
+            processes=_opt_int(slow.get("processes")),
             threads=threads,
-            threads_max=threads_max,
-            spec_memory_limit_bytes=unlimited_as_zero(limit),
-            spec_cpu_quota_us=None if quota is None else max(0, quota),
-            spec_cpu_period_us=period,
-            spec_cpu_shares=shares,
-            block_io=self._blkio_v1(paths.dir("blkio")),
+            threads_max=_opt_int(slow.get("threads_max")),
+            spec_memory_limit_bytes=_opt_int(slow.get("memory_limit")),
+            spec_memory_reservation_bytes=_opt_int(slow.get("memory_reservation")),
+            spec_memory_swap_limit_bytes=_opt_int(slow.get("memory_swap")),
+            spec_cpu_quota_us=_opt_int(slow.get("cpu_quota")),
+            spec_cpu_period_us=_opt_int(slow.get("cpu_period")),
+            spec_cpu_shares=_opt_int(slow.get("cpu_shares")),
+            block_io=block_io if isinstance(block_io, tuple) else None,
+            network=network,
         )
 
-    def _blkio_v1(self, blkio: str | None) -> tuple[DeviceIO, ...] | None:
-        if blkio is None:
-            return None
-        found = False
-        for bytes_file, ops_file in V1_BLKIO_FILES:
-            text = read_file(os.path.join(blkio, bytes_file))
-            if text is None:
-                continue
-            found = True
-            by_bytes = parse_blkio_v1(text)
-            if not by_bytes:
-                continue
-            by_ops = parse_blkio_v1(read_file(os.path.join(blkio, ops_file)))
-            return tuple(
-                DeviceIO(
-                    self.device_name(key),
-                    values.get("read", 0),
-                    values.get("write", 0),
-                    by_ops.get(key, {}).get("read", 0),
-                    by_ops.get(key, {}).get("write", 0),
-                )
-                for key, values in sorted(by_bytes.items())
-            )
-        return () if found else None
+    def _slow_v1(self, paths: CgroupPaths, f: ContainerFiles) -> dict[str, object]:
+        """What changes seldom: the limits (``docker update``), the peak, failcnt, kernel memory, the OOM
+        count, the process count, and which blkio statistics this host keeps."""
+        mem = paths.dir("memory") or ""
+        cpu = paths.dir("cpu")
+        pids_dir = paths.dir("pids")
+        quota = f.read_int(cpu + "/cpu.cfs_quota_us") if cpu else None
+        processes = count_lines(f.read(pids_dir + "/cgroup.procs")) if pids_dir else None
+        out: dict[str, object] = {
+            "memory_limit": unlimited_as_zero(f.read_int(mem + "/memory.limit_in_bytes")),
+            "memory_reservation": unlimited_as_zero(f.read_int(mem + "/memory.soft_limit_in_bytes")),
+            "memory_swap": unlimited_as_zero(f.read_int(mem + "/memory.memsw.limit_in_bytes")),
+            "cpu_quota": None if quota is None else max(0, quota),
+            "cpu_period": f.read_int(cpu + "/cpu.cfs_period_us") if cpu else None,
+            "cpu_shares": f.read_int(cpu + "/cpu.shares") if cpu else None,
+            "threads_max": max_or_int(f.read(pids_dir + "/pids.max")) if pids_dir else None,
+            "max_usage": f.read_int(mem + "/memory.max_usage_in_bytes"),
+            "failcnt": f.read_int(mem + "/memory.failcnt"),
+            "kernel": f.read_int(mem + "/memory.kmem.usage_in_bytes"),
+            "oom_kill": parse_flat_keyed(f.read(mem + "/memory.oom_control")).get("oom_kill"),
+            "processes": processes if processes is not None else count_lines(f.read(mem + "/cgroup.procs")),
+        }
+        blkio = paths.dir("blkio")
+        if blkio is not None:
+            found = False
+            for prefix in V1_BLKIO_PREFIXES:
+                text = f.read(blkio + "/" + prefix + "io_service_bytes_recursive")
+                if text is None:
+                    continue
+                found = True
+                if parse_blkio_v1(text):
+                    out["blkio_prefix"] = prefix
+                    break
+            if "blkio_prefix" not in out:
+                out["block_io"] = () if found else None
+        return out
 
-    # -- cgroup v2 -----------------------------------------------------------------------
-    def _read_v2(self, d: str, time: float, monotonic: float) -> Sample:
-        cpu = parse_flat_keyed(read_file(os.path.join(d, "cpu.stat")))
-        usage = read_int(os.path.join(d, "memory.current"))
-        if not cpu and usage is None and not os.path.isdir(d):
-            raise ContainerGone(f"cgroup {d} is gone")
-        stat = parse_flat_keyed(read_file(os.path.join(d, "memory.stat")))
-        events = parse_flat_keyed(read_file(os.path.join(d, "memory.events")))
-        quota, period = _cpu_max(read_file(os.path.join(d, "cpu.max")))
-        weight = read_int(os.path.join(d, "cpu.weight"))
-        peak = read_int(os.path.join(d, "memory.peak"))
-        io = parse_nested_keyed(read_file(os.path.join(d, "io.stat")))
-        procs_text = read_file(os.path.join(d, "cgroup.procs"))
-        has_io = os.path.exists(os.path.join(d, "io.stat"))
-        return Sample(
-            time=time,
-            monotonic=monotonic,
-            cpu_usage_seconds=cpu["usage_usec"] / 1e6 if "usage_usec" in cpu else None,
-            cpu_user_seconds=cpu["user_usec"] / 1e6 if "user_usec" in cpu else None,
-            cpu_system_seconds=cpu["system_usec"] / 1e6 if "system_usec" in cpu else None,
-            cpu_cfs_periods=cpu.get("nr_periods"),
-            cpu_cfs_throttled_periods=cpu.get("nr_throttled"),
-            cpu_cfs_throttled_seconds=cpu["throttled_usec"] / 1e6 if "throttled_usec" in cpu else None,
-            memory_usage_bytes=usage,
-            memory_working_set_bytes=_working_set(usage, stat.get("inactive_file")),
-            memory_rss_bytes=stat.get("anon"),
-            memory_cache_bytes=stat.get("file"),
-            memory_swap_bytes=read_int(os.path.join(d, "memory.swap.current")),
-            memory_mapped_file_bytes=stat.get("file_mapped"),
-            memory_max_usage_bytes=peak,
-            memory_failcnt=events.get("max"),
-            oom_events=events.get("oom_kill"),
-            processes=_count_lines(procs_text),
-            threads=read_int(os.path.join(d, "pids.current")),
-            threads_max=_max_or_int(read_file(os.path.join(d, "pids.max"))),
-            spec_memory_limit_bytes=_v2_limit(read_file(os.path.join(d, "memory.max"))),
-            spec_cpu_quota_us=quota,
-            spec_cpu_period_us=period,
-            spec_cpu_shares=None if weight is None else cpu_weight_to_shares(weight),
-            block_io=tuple(
-                DeviceIO(self.device_name(key), v.get("rbytes", 0), v.get("wbytes", 0), v.get("rios", 0),
-                         v.get("wios", 0))
-                for key, v in sorted(io.items())
-            ) if has_io else None,
-        )
+    def _blkio_v1(self, blkio: str, prefix: str, f: ContainerFiles) -> tuple[DeviceIO, ...]:
+        def stat(name: str) -> dict[str, dict[str, int]]:
+            return parse_blkio_v1(f.read(os.path.join(blkio, prefix + name)))
 
-
-def _count_lines(text: str | None) -> int | None:
-    if text is None:
-        return None
-    return sum(1 for line in text.splitlines() if line.strip())
+        by_bytes = stat("io_service_bytes_recursive")
+        by_ops = stat("io_serviced_recursive")
+        more = prefix != "blkio.throttle."
+        empty: dict[str, dict[str, int]] = {}
+        service = stat("io_service_time_recursive") if more else empty
+        wait = stat("io_wait_time_recursive") if more else empty
+        merged = stat("io_merged_recursive") if more else empty
+        queued = stat("io_queued_recursive") if more else empty
+        io_time = stat("time_recursive") if more else empty
+        out = []
+        for key, values in sorted(by_bytes.items()):
+            major, _, minor = key.partition(":")
+            ops = by_ops.get(key, {})
+            svc, wt, mrg, q = service.get(key), wait.get(key), merged.get(key), queued.get(key)
+            t = io_time.get(key)
+            out.append(DeviceIO(
+                self.device_name(key), values.get("read", 0), values.get("write", 0), ops.get("read", 0),
+                ops.get("write", 0), int(major) if major.isdigit() else -1, int(minor) if minor.isdigit() else -1,
+                read_seconds=svc.get("read", 0) / NS if svc else None,
+                write_seconds=svc.get("write", 0) / NS if svc else None,
+                reads_merged=mrg.get("read", 0) if mrg else None,
+                writes_merged=mrg.get("write", 0) if mrg else None,
+                io_current=q.get("total", 0) if q else None,
+                io_time_seconds=t.get("count", 0) / 1000 if t else None,
+                io_weighted_seconds=wt.get("total", 0) / NS if wt else None,
+                bytes_by_op=tuple((op.capitalize(), n) for op, n in values.items()),
+            ))
+        return tuple(out)
 
 
-def _max_or_int(text: str | None) -> int | None:
-    """``pids.max``: ``max`` is no limit, reported as 0 like runc does."""
-    if text is None:
-        return None
-    value = text.strip()
-    if value == "max":
-        return 0
-    return int(value) if value.isdigit() else None
-
-
-def _v2_limit(text: str | None) -> int | None:
-    if text is None:
-        return None
-    value = text.strip()
-    if value == "max":
-        return 0
-    return unlimited_as_zero(int(value)) if value.isdigit() else None
-
-
-def _cpu_max(text: str | None) -> tuple[int | None, int | None]:
-    """cgroup v2 ``cpu.max``: ``"20000 100000"`` or ``"max 100000"`` (no quota: 0)."""
-    if text is None:
-        return None, None
-    parts = text.split()
-    if len(parts) != 2 or not parts[1].isdigit():
-        return None, None
-    quota = 0 if parts[0] == "max" else int(parts[0]) if parts[0].isdigit() else None
-    return quota, int(parts[1])
+def _opt_int(value: object) -> int | None:
+    return value if isinstance(value, int) else None

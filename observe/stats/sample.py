@@ -32,13 +32,42 @@ class InterfaceCounters:
 
 @dataclass(frozen=True, slots=True)
 class DeviceIO:
-    """Block I/O of the container on one device; ``device`` is ``/dev/<name>`` or ``<major>:<minor>``."""
+    """Block I/O of the container on one device; ``device`` is ``/dev/<name>`` or ``<major>:<minor>``.
+
+    The first four are what every layout has (v1 blkio, v2 ``io.stat``, the API); the rest only v1's
+    CFQ/BFQ statistics files give, and stay None elsewhere. ``bytes_by_op`` is the bytes per
+    operation as the kernel names them (``Read``, ``Write``, ``Sync``, ``Async``, ``Discard``,
+    ``Total``): cAdvisor's ``container_blkio_device_usage_total``.
+    """
 
     device: str
     read_bytes: int
     write_bytes: int
     reads: int
     writes: int
+    major: int = -1
+    minor: int = -1
+    read_seconds: float | None = None
+    write_seconds: float | None = None
+    reads_merged: int | None = None
+    writes_merged: int | None = None
+    io_current: int | None = None
+    io_time_seconds: float | None = None
+    io_weighted_seconds: float | None = None
+    bytes_by_op: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Pressure:
+    """Pressure stall information of one resource (cgroup v2 ``<resource>.pressure``), cumulative seconds.
+
+    ``waiting`` is the ``some`` line (at least one task stalled), ``stalled`` the ``full`` line
+    (every non-idle task stalled); ``full`` is None where the kernel has no such line (cpu before 5.13).
+    """
+
+    resource: str
+    waiting_seconds: float
+    stalled_seconds: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +95,24 @@ class Sample:
     memory_mapped_file_bytes: int | None = None
     memory_max_usage_bytes: int | None = None
     memory_failcnt: int | None = None
+    memory_kernel_bytes: int | None = None
+    memory_active_file_bytes: int | None = None
+    memory_inactive_file_bytes: int | None = None
+    memory_dirty_bytes: int | None = None
+    memory_writeback_bytes: int | None = None
+    memory_pgfault: int | None = None
+    memory_pgmajfault: int | None = None
+    memory_hierarchy_pgfault: int | None = None
+    memory_hierarchy_pgmajfault: int | None = None
+    memory_pgscan: int | None = None
+    memory_pgsteal: int | None = None
+    memory_refaults: tuple[tuple[str, int], ...] | None = None  # (anon|file, count), v2 only
+    memory_events: tuple[tuple[str, int], ...] | None = None  # v2 memory.events: (low|high|max|oom|oom_kill, n)
     oom_events: int | None = None
+    cpu_percpu_seconds: tuple[float, ...] | None = None  # v1 cpuacct.usage_percpu, when asked for
+    cpu_cfs_burst_periods: int | None = None
+    cpu_cfs_burst_seconds: float | None = None
+    pressure: tuple[Pressure, ...] | None = None
     processes: int | None = None
     threads: int | None = None
     threads_max: int | None = None

@@ -21,8 +21,10 @@ from observe.engine import Engine
 from observe.engine.inspect import engine_cgroup
 from observe.inventory import REMOVED, Inventory, InventoryChange
 from observe.model import ContainerInfo
-from observe.stats.cgroup import CgroupPaths, CgroupReader
-from observe.stats.netdev import read_net_dev
+from observe.stats.cgroup import CgroupReader
+from observe.stats.host import FsUsage, MachineInfo
+from observe.stats.limits import effective_limits
+from observe.stats.local import CgroupBackend
 from observe.stats.sample import ContainerGone, Sample, StatsUnavailable
 from observe.stats.snapshot import ContainerStats, SamplerHealth, StatsSnapshot
 
@@ -42,48 +44,25 @@ class StatsBackend(Protocol):
     def read(self, container: ContainerInfo, time: float, monotonic: float) -> Sample | None:
         """A sample, or None when none is available yet. Raises StatsUnavailable / ContainerGone."""
 
+    def root(self, time: float, monotonic: float) -> ContainerStats | None:
+        """The root cgroup (the machine as a whole), where the backend can read it."""
+
+    def machine(self) -> MachineInfo | None: ...
+
+    def slow(self, container_id: str) -> tuple[tuple[FsUsage, ...] | None, tuple[tuple[str, int], ...] | None]:
+        """A container's latest disk usage and task states, from the slow schedule (None: not known)."""
+
     def close(self) -> None: ...
 
 
-class CgroupBackend:
-    """Samples read from the cgroup filesystem and ``/proc/<pid>/net/dev``: no engine call at all."""
-
-    name = "cgroup"
-
-    def __init__(self, reader: CgroupReader) -> None:
-        self.reader = reader
-        self._paths: dict[str, tuple[int, CgroupPaths]] = {}
-
-    def track(self, container: ContainerInfo) -> None:
-        known = self._paths.get(container.id)
-        if known is None or known[0] != container.pid:
-            self._paths[container.id] = (container.pid, self.reader.locate(container.cgroup, container.pid))
-
-    def untrack(self, container_id: str) -> None:
-        self._paths.pop(container_id, None)
-
-    def paths(self, container_id: str) -> CgroupPaths | None:
-        known = self._paths.get(container_id)
-        return None if known is None else known[1]
-
-    def read(self, container: ContainerInfo, time: float, monotonic: float) -> Sample | None:
-        self.track(container)
-        sample = self.reader.read(self._paths[container.id][1], time, monotonic)
-        if container.pid > 0:
-            sample = replace(sample, network=read_net_dev(self.reader.proc_root, container.pid))
-        return sample
-
-    def close(self) -> None:
-        self._paths.clear()
-
-
-def choose_backend(engine: Engine, cgroup_root: str, proc_root: str) -> StatsBackend:
+def choose_backend(engine: Engine, cgroup_root: str, proc_root: str, percpu: bool = True,
+                   disk_interval: float = 60.0) -> StatsBackend:
     """The cgroup backend when the engine is local and its cgroup files are where we look; else the API."""
     if engine.is_local:
-        _, version = engine_cgroup(engine.info())
-        reader = CgroupReader(cgroup_root, version, proc_root)
+        driver, version = engine_cgroup(engine.info())
+        reader = CgroupReader(cgroup_root, version, proc_root, percpu=percpu)
         if reader.available():
-            return CgroupBackend(reader)
+            return CgroupBackend(reader, disk_interval, cgroup_driver=driver)
         log.warning("cgroup files not found; using the stats API",
                     extra={"event": "StatsBackendFallback", "cgroup_root": cgroup_root})
     from observe.stats.api import ApiBackend
@@ -129,6 +108,8 @@ class StatsSampler:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._root: ContainerStats | None = None
+        self._listeners: list[Callable[[StatsSnapshot], None]] = []
 
     # -- reading -------------------------------------------------------------------------
     def snapshot(self) -> StatsSnapshot:
@@ -247,6 +228,12 @@ class StatsSampler:
                 if ring is None:
                     ring = self._history[c.id] = deque(maxlen=self.history_size)
                 ring.append(sample)
+            self._root = None
+            try:
+                self._root = backend.root(self.clock(), self.monotonic())
+            except (StatsUnavailable, OSError) as err:
+                errors += 1
+                last_error = f"stats of the root cgroup: {err}"
             duration = self.monotonic() - started
             h = self._health
             self._health = replace(
@@ -256,6 +243,7 @@ class StatsSampler:
                 last_sweep_seconds=duration,
                 last_success=self.clock() if errors == 0 else h.last_success,
                 last_error=last_error if errors else h.last_error,
+                last_sweep_errors=errors,
             )
             if errors:
                 log.debug("stats sweep had errors", extra={"event": "StatsSweepErrors", "errors": errors,
@@ -265,9 +253,33 @@ class StatsSampler:
 
     def _publish(self) -> None:
         containers = self._containers
+        backend = self.backend
         stats: dict[str, ContainerStats] = {}
         for c in containers:
             ring = self._history.get(c.id)
             if ring and c.id in self._tracked:
-                stats[c.id] = ContainerStats(c, ring[-1], tuple(ring))
-        self._snapshot = StatsSnapshot(self.clock(), containers, MappingProxyType(stats), self._health)
+                fs, tasks = backend.slow(c.id) if backend is not None else (None, None)
+                latest = ring[-1]
+                stats[c.id] = ContainerStats(c, latest, tuple(ring), fs, tasks, effective_limits(c, latest))
+        machine = backend.machine() if backend is not None else None
+        self._snapshot = StatsSnapshot(self.clock(), containers, MappingProxyType(stats), self._health,
+                                       self._root, machine)
+        for listener in list(self._listeners):
+            try:
+                listener(self._snapshot)
+            except Exception:  # a listener's bug must not stop the sampler
+                log.exception("snapshot listener failed", extra={"event": "StatsListenerFailed"})
+
+    def subscribe(self, listener: Callable[[StatsSnapshot], None]) -> Callable[[], None]:
+        """Call ``listener`` on the sampler's thread with each snapshot it publishes; returns the unsubscribe.
+
+        The exporter builds its exposition here, once per sweep. Keep listeners quick: the next
+        sweep waits for them.
+        """
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters.prometheus import ObserveCollector, make_registry
+from exporters.prometheus import Exposition
 from exporters.server import ExporterServer, Request, parse_listen, tls_context
 from observe.config import load_config
 from observe.errors import ConfigError
@@ -39,8 +39,7 @@ def get(server: ExporterServer, path: str, headers: dict[str, str] | None = None
 
 def make_server(**kwargs: object) -> ExporterServer:
     data = fixture_input()
-    registry = make_registry(ObserveCollector(lambda: data, ()))
-    server = ExporterServer(registry, "127.0.0.1:0", **kwargs)  # type: ignore[arg-type]
+    server = ExporterServer(Exposition(lambda: data, ()), "127.0.0.1:0", **kwargs)  # type: ignore[arg-type]
     server.start()
     return server
 
@@ -133,7 +132,7 @@ def test_parse_listen() -> None:
 
 def test_port_in_use_is_a_config_error(server: ExporterServer) -> None:
     with pytest.raises(ConfigError, match="cannot listen"):
-        ExporterServer(make_registry(ObserveCollector(fixture_input, ())), f"127.0.0.1:{server.port}")
+        ExporterServer(Exposition(fixture_input, ()), f"127.0.0.1:{server.port}")
 
 
 def test_request_type() -> None:

@@ -30,6 +30,7 @@ from observe.stats.api import ApiBackend
 from observe.stats.cgroup import CgroupReader
 from tests.conftest import RUN_ID, RUN_LABEL, Containers
 from tests.support.nethelpers import free_port, http_get
+from tests.support.promtool import promtool_problems
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.engine
@@ -53,10 +54,9 @@ def scrape(server: ExporterServer) -> dict[str, dict[tuple[tuple[str, str], ...]
 
 
 def value(metrics: dict[str, dict[tuple[tuple[str, str], ...], float]], name: str, container: str) -> float | None:
-    for labels, v in metrics.get(name, {}).items():
-        if ("name", container) in labels:
-            return v
-    return None
+    """The container's value of ``name``, its series summed (one per CPU on cgroup v1, or cpu="total")."""
+    found = [v for labels, v in metrics.get(name, {}).items() if ("name", container) in labels]
+    return sum(found) if found else None
 
 
 @pytest.fixture
@@ -86,7 +86,8 @@ def test_burning_container(containers: Containers, docker_client: docker.DockerC
     assert value(first, "container_spec_cpu_quota", name) == 20000
     assert value(first, "container_spec_cpu_period", name) == 100000
     labels = next(k for k in first["container_cpu_usage_seconds_total"] if ("name", name) in k)
-    assert dict(labels)["id"] == f"/docker/{burn.id}" and dict(labels)["cpu"] == "total"
+    cpu_label = dict(labels)["cpu"]
+    assert dict(labels)["id"] == f"/docker/{burn.id}" and (cpu_label == "total" or cpu_label.startswith("cpu"))
     assert dict(labels)["container_label_observe_test_case"] == containers.test_id
     time.sleep(5)  # a measurement window, not a wait for a condition
     second = scrape(server)
@@ -123,8 +124,8 @@ def test_burning_container(containers: Containers, docker_client: docker.DockerC
     # promtool on the real output
     if shutil.which("promtool"):
         body = http_get(server.port, "/metrics")[1]
-        out = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=30)
-        assert out.returncode == 0 and not out.stdout.strip() and not out.stderr.strip(), out
+        problems = promtool_problems(body)
+        assert problems == [], problems
 
     # a stopped container's series disappear; its info says why
     burn.stop(timeout=1)
@@ -217,9 +218,9 @@ def test_real_prometheus_rate(containers: Containers, exporter: tuple[Core, Expo
             series = f'container_cpu_usage_seconds_total{{name="{name}"}}'
             # rate() divides by the whole range, so the series must be older than the range: a 10 s
             # range (shorter than the issue's 30 s to keep the test short) over 12+ s of scrapes
-            wait_for(lambda: (answer(f"count_over_time({series}[15s])") or 0) >= 13,
+            wait_for(lambda: (answer(f"min(count_over_time({series}[15s]))") or 0) >= 13,
                      "Prometheus to hold 13 scrapes of the container", timeout=60, interval=0.5)
-            rate = answer(f"rate({series}[10s])")
+            rate = answer(f"sum(rate({series}[10s]))")  # one series per CPU on cgroup v1
             assert rate is not None
             # The quota caps the rate at 0.2; a busy host (other tests, CI neighbours) can only lower it.
             assert 0.12 <= rate <= 0.25, rate

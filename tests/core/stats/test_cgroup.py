@@ -9,13 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from observe.engine.inspect import cgroup_location
-from observe.stats.cgroup import (
-    CgroupReader,
+from observe.stats.cgroup import CgroupReader, parse_proc_cgroup
+from observe.stats.cgroupfs import (
+    ContainerFiles,
     cpu_weight_to_shares,
     parse_blkio_v1,
     parse_flat_keyed,
     parse_nested_keyed,
-    parse_proc_cgroup,
 )
 from observe.stats.netdev import parse_net_dev
 from observe.stats.sample import ContainerGone
@@ -196,3 +196,125 @@ def test_parsers_never_raise(text: str) -> None:
     parse_blkio_v1(text)
     parse_proc_cgroup(text)
     parse_net_dev(text)
+
+
+CFQ_STATS = {
+    "blkio.io_service_bytes_recursive": "8:0 Read 8192\n8:0 Write 4096\n8:0 Sync 12288\n8:0 Async 0\n"
+                                        "8:0 Total 12288\nTotal 12288\n",
+    "blkio.io_serviced_recursive": "8:0 Read 2\n8:0 Write 1\n8:0 Sync 3\n8:0 Async 0\n8:0 Total 3\nTotal 3\n",
+    "blkio.io_service_time_recursive": "8:0 Read 2000000000\n8:0 Write 500000000\n8:0 Total 2500000000\n",
+    "blkio.io_wait_time_recursive": "8:0 Read 1\n8:0 Write 1\n8:0 Total 3000000000\n",
+    "blkio.io_merged_recursive": "8:0 Read 4\n8:0 Write 5\n8:0 Total 9\n",
+    "blkio.io_queued_recursive": "8:0 Read 0\n8:0 Write 1\n8:0 Total 1\n",
+    "blkio.time_recursive": "8:0 1500\n",
+}
+
+
+def v1_tree(tmp_path: Path, blkio: dict[str, str]) -> tuple[CgroupReader, object]:
+    root = tmp_path / "cgroup"
+    rel = f"docker/{CID}"
+    write_tree(root / "cpuacct" / rel, {"cpuacct.usage": "3000000000\n", "cpuacct.stat": "user 200\nsystem 50\n",
+                                        "cpuacct.usage_percpu": "1000000000 2000000000 0\n"})
+    write_tree(root / "cpu" / rel, {"cpu.stat": "nr_periods 10\nnr_throttled 4\nthrottled_time 250000000\n"
+                                                "nr_bursts 2\nburst_time 125000000\n",
+                                    "cpu.cfs_quota_us": "50000\n", "cpu.cfs_period_us": "100000\n"})
+    write_tree(root / "memory" / rel, {
+        "memory.usage_in_bytes": "5000000\n", "memory.limit_in_bytes": "67108864\n",
+        "memory.soft_limit_in_bytes": "33554432\n", "memory.memsw.limit_in_bytes": "134217728\n",
+        "memory.kmem.usage_in_bytes": "4096\n",
+        "memory.stat": "pgfault 10\npgmajfault 1\ntotal_pgfault 20\ntotal_pgmajfault 2\ntotal_active_file 300\n"
+                       "total_inactive_file 600\ntotal_dirty 8\ntotal_writeback 4\n",
+    })
+    write_tree(root / "blkio" / rel, blkio)
+    write_tree(tmp_path / "proc", {"partitions": "major minor  #blocks  name\n\n   8        0   1048576 sda\n"})
+    reader = CgroupReader(str(root), 1, str(tmp_path / "proc"))
+    return reader, reader.locate(cgroup_location(CID, "", "cgroupfs", 1))
+
+
+def test_v1_cfq_statistics_give_every_blkio_family(tmp_path: Path) -> None:
+    """The legacy CFQ files (this kernel counts nothing in its own, so a tree stands in)."""
+    reader, paths = v1_tree(tmp_path, {**CFQ_STATS, "blkio.throttle.io_service_bytes_recursive": "Total 0\n"})
+    s = reader.read(paths, 1.0, 1.0)  # type: ignore[arg-type]
+    assert s.block_io is not None
+    (d,) = s.block_io
+    assert (d.device, d.major, d.minor, d.read_bytes, d.write_bytes, d.reads, d.writes) == ("/dev/sda", 8, 0, 8192,
+                                                                                          4096, 2, 1)
+    assert (d.read_seconds, d.write_seconds, d.reads_merged, d.writes_merged) == (2.0, 0.5, 4, 5)
+    assert (d.io_current, d.io_time_seconds, d.io_weighted_seconds) == (1, 1.5, 3.0)
+    assert dict(d.bytes_by_op) == {"Read": 8192, "Write": 4096, "Sync": 12288, "Async": 0, "Total": 12288}
+    # per-CPU usage (the idle third CPU included here; the exporter leaves it out), burst, newer memory figures
+    assert s.cpu_percpu_seconds == (1.0, 2.0, 0.0) and s.cpu_usage_seconds == 3.0
+    assert (s.cpu_cfs_burst_periods, s.cpu_cfs_burst_seconds) == (2, 0.125)
+    assert (s.memory_pgfault, s.memory_pgmajfault, s.memory_hierarchy_pgfault, s.memory_hierarchy_pgmajfault) == (
+        10, 1, 20, 2)
+    assert (s.memory_active_file_bytes, s.memory_inactive_file_bytes, s.memory_dirty_bytes) == (300, 600, 8)
+    assert (s.memory_writeback_bytes, s.memory_kernel_bytes) == (4, 4096)
+    assert (s.spec_memory_limit_bytes, s.spec_memory_reservation_bytes, s.spec_memory_swap_limit_bytes) == (
+        67108864, 33554432, 134217728)
+
+
+def test_v1_throttle_only_and_percpu_off(tmp_path: Path) -> None:
+    reader, paths = v1_tree(tmp_path, {
+        "blkio.bfq.io_service_bytes_recursive": "Total 0\n",
+        "blkio.throttle.io_service_bytes_recursive": "8:0 Read 4096\n8:0 Write 512\nTotal 4608\n",
+        "blkio.throttle.io_serviced_recursive": "8:0 Read 1\n8:0 Write 1\nTotal 2\n"})
+    reader.percpu = False
+    s = reader.read(paths, 1.0, 1.0)  # type: ignore[arg-type]
+    assert s.cpu_percpu_seconds is None and s.cpu_usage_seconds == 3.0
+    assert s.block_io is not None
+    (d,) = s.block_io
+    assert (d.read_bytes, d.reads, d.read_seconds, d.io_current) == (4096, 1, None, None)
+
+
+def test_v1_host_whose_blkio_counts_nothing(tmp_path: Path) -> None:
+    reader, paths = v1_tree(tmp_path, {"blkio.bfq.io_service_bytes_recursive": "Total 0\n",
+                                       "blkio.throttle.io_service_bytes_recursive": "Total 0\n"})
+    assert reader.read(paths, 1.0, 1.0).block_io == ()  # type: ignore[arg-type]
+
+
+def test_v2_io_pressure_and_memory_events(tmp_path: Path) -> None:
+    rel = f"system.slice/docker-{CID}.scope"
+    root, proc = v2_host(tmp_path, rel)
+    d = Path(root) / rel
+    write_tree(d, {
+        "cpu.pressure": "some avg10=0.00 avg60=0.00 avg300=0.00 total=1500000\n"
+                        "full avg10=0.00 avg60=0.00 avg300=0.00 total=500000\n",
+        "memory.pressure": "some avg10=1.00 avg60=0.00 avg300=0.00 total=250000\n"
+                           "full avg10=0.00 avg60=0.00 avg300=0.00 total=125000\n",
+        "io.pressure": "some avg10=0.00 avg60=0.00 avg300=0.00 total=2000000\n",
+        "memory.low": "16777216\n", "memory.swap.max": "max\n",
+        "memory.stat": V2_FILES["memory.stat"] + "pgfault 40\npgmajfault 4\npgscan 7\npgsteal 5\n"
+                       "workingset_refault_anon 1\nworkingset_refault_file 2\nfile_dirty 12\nfile_writeback 0\n",
+    })
+    reader = CgroupReader(root, 2, proc)
+    s = reader.read(reader.locate(cgroup_location(CID, "", "systemd", 2)), 1.0, 1.0)
+    assert s.pressure is not None
+    assert {(p.resource, p.waiting_seconds, p.stalled_seconds) for p in s.pressure} == {
+        ("cpu", 1.5, 0.5), ("memory", 0.25, 0.125), ("io", 2.0, None)}
+    assert s.memory_events == (("low", 0), ("high", 0), ("max", 7), ("oom", 2), ("oom_kill", 1))
+    assert s.memory_refaults == (("anon", 1), ("file", 2))
+    assert (s.memory_pgscan, s.memory_pgsteal, s.memory_pgfault, s.memory_hierarchy_pgfault) == (7, 5, 40, 40)
+    assert (s.memory_kernel_bytes, s.memory_dirty_bytes) == (1048576, 12)
+    assert (s.spec_memory_reservation_bytes, s.spec_memory_swap_limit_bytes) == (16777216, 0)
+    assert s.cpu_percpu_seconds is None  # v2 has no per-CPU usage: cpu="total"
+    assert s.block_io is not None
+    by_op = {dev.device: dict(dev.bytes_by_op) for dev in s.block_io}
+    assert by_op["/dev/sda"] == {"Read": 4096, "Write": 8192, "Discard": 0, "Total": 12288}
+    assert [(dev.major, dev.minor) for dev in s.block_io] == [(259, 0), (8, 0)]
+
+
+def test_open_files_follow_a_removed_cgroup(tmp_path: Path) -> None:
+    """Files kept open read as missing once the cgroup is gone, so the container reads as gone."""
+    reader, paths = v1_tree(tmp_path, CFQ_STATS)
+    files = ContainerFiles()
+    assert reader.read(paths, 1.0, 1.0, files).memory_usage_bytes == 5000000  # type: ignore[arg-type]
+    (tmp_path / "cgroup" / "memory" / "docker" / CID / "memory.usage_in_bytes").write_text("6000000\n")
+    assert reader.read(paths, 2.0, 2.0, files).memory_usage_bytes == 6000000  # type: ignore[arg-type]
+    assert files.open_count() > 5
+    (tmp_path / "cgroup" / "memory" / "docker" / CID / "memory.usage_in_bytes").unlink()
+    files.forget_missing()
+    fresh = ContainerFiles()
+    with pytest.raises(ContainerGone):
+        reader.read(paths, 3.0, 3.0, fresh)  # type: ignore[arg-type]
+    files.close()
+    assert files.open_count() == 0

@@ -58,6 +58,15 @@ class FakeBackend:
         self.reads += 1
         return Sample(time, monotonic, cpu_usage_seconds=monotonic * 0.5)
 
+    def root(self, time: float, monotonic: float) -> None:
+        return None
+
+    def machine(self) -> None:
+        return None
+
+    def slow(self, cid: str) -> tuple[None, None]:
+        return None, None
+
     def close(self) -> None:
         self.closed = True
 

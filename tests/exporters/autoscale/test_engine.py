@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.registry import CollectorRegistry
 
 from exporters.autoscale.actuator import plan_scale
 from exporters.autoscale.decision import Limit
@@ -28,7 +26,8 @@ from exporters.autoscale.hooks import Hooks
 from exporters.autoscale.policy_sources import policy_from_labels
 from exporters.autoscale.readings import counter_window, metric_value, reading_for
 from exporters.autoscale.report import autoscale_document, gjson_escape
-from exporters.prometheus import DecisionCollector
+from exporters.exposition import render
+from exporters.prometheus import decision_section
 from exporters.specs import AUTOSCALE
 from observe.engine.compose import ScalingError, replica_spec, stop_timeout
 from observe.engine.inspect import from_inspect
@@ -318,9 +317,7 @@ def test_json_document_shape_for_keda() -> None:
 
 
 def exposition(engine: AutoscaleEngine) -> str:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(DecisionCollector(engine.decisions))
-    return generate_latest(registry).decode()
+    return render([decision_section(engine.decisions())]).decode()
 
 
 def test_gauges_from_decisions() -> None:
