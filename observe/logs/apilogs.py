@@ -202,6 +202,9 @@ class ApiLogReader:
                 self._report("retrying", str(err))
                 continue
             first = False
+            if self._closed.is_set():  # closed while it opened: close() saw no stream to close
+                self._stream.close()
+                return
             buffers = {"stdout": _StreamBuffer("stdout"), "stderr": _StreamBuffer("stderr")}
             ended_cleanly = False
             gave = False
