@@ -31,6 +31,23 @@ from tui.terminal import bridge
 __all__ = ["CoreView", "ObserveApp", "make_app"]
 
 ACTION_VERBS = ("start", "stop", "restart", "pause", "unpause", "kill", "remove")
+VALID_VERBS: dict[str, frozenset[str]] = {
+    "running": frozenset({"stop", "restart", "pause", "kill", "remove"}),
+    "paused": frozenset({"unpause", "stop", "restart", "kill", "remove"}),
+    "restarting": frozenset({"stop", "kill", "remove"}),
+    "created": frozenset({"start", "remove"}),
+    "exited": frozenset({"start", "restart", "remove"}),
+    "dead": frozenset({"remove"}),
+}
+"""The actions that make sense in each container state (an unknown state allows them all)."""
+PENDING = {"start": "starting", "stop": "stopping", "restart": "restarting", "pause": "pausing",
+           "unpause": "unpausing", "kill": "killing", "remove": "removing"}
+
+
+def verb_allowed(state: str, verb: str) -> bool:
+    """Whether ``verb`` applies to a container in ``state``."""
+    valid = VALID_VERBS.get(state)
+    return valid is None or verb in valid
 CONTAINER_ONLY = frozenset({"exec", "exec_command", "run", "act", "pause", "open"})
 
 
@@ -114,13 +131,22 @@ class ObserveApp(App[None]):
             self.notify("read-only mode: actions are disabled", severity="warning")
             return
         name = self.container_name(container_id)
+        known = self.core.inventory.get(container_id)
+        state = known.state if known is not None else ""
+        if not verb_allowed(state, verb):
+            self.notify(f"cannot {verb} {name}: it is {state}", severity="warning")
+            return
+        question = f"{verb.capitalize()} container {name}?"
+        if verb == "remove" and state in ("running", "paused", "restarting"):
+            question = f"Remove container {name}? It is {state}: it will be killed and force-removed."
 
         def answered(yes: bool | None) -> None:
             if yes:
+                self.notify(f"{PENDING.get(verb, verb)} {name}…", timeout=3)
                 self.run_worker(lambda: self._act(container_id, name, verb), thread=True, name=f"{verb} {name}",
                                 group="actions")
 
-        self.push_screen(ConfirmScreen(f"{verb.capitalize()} container {name}?"), answered)
+        self.push_screen(ConfirmScreen(question), answered)
 
     def _act(self, container_id: str, name: str, verb: str) -> None:
         try:
@@ -228,7 +254,10 @@ class ObserveApp(App[None]):
                             lambda: self.exec_prompt(container_id))
         yield SystemCommand(f"Run a command: {name}", "run a command and show its output",
                             lambda: self.run_prompt(container_id))
+        known = self.core.inventory.get(container_id)
         for verb in ACTION_VERBS:
+            if known is not None and not verb_allowed(known.state, verb):
+                continue
             yield SystemCommand(f"{verb.capitalize()}: {name}", f"{verb} the container (asks first)",
                                 lambda verb=verb: self.confirm_action(container_id, verb))
 

@@ -184,37 +184,48 @@ class RowFilter:
     """What the user typed in the filter box.
 
     Words are matched (case-insensitively, all of them) against name, image, service and short
-    id; a word with ``=`` or a leading ``!`` (``app=web``, ``tier!=db``, ``!legacy``), or one
-    written ``label:KEY``, is a label selector clause. ``error`` is set when the selector part
-    does not parse; the filter then matches on the words alone.
+    id, and as a whole against the state and health (``exited``, ``unhealthy``, ``restarting``);
+    ``!word`` keeps the rows a word does not match. A word with ``=`` (``app=web``,
+    ``tier!=db``), or one written ``label:KEY`` / ``label:!KEY``, is a label selector clause.
+    ``error`` is set when the selector part does not parse; the filter then matches on the
+    words alone.
     """
 
     words: tuple[str, ...] = ()
     selector: LabelSelector = field(default_factory=LabelSelector)
     error: str = ""
+    without: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, text: str) -> RowFilter:
         words: list[str] = []
+        without: list[str] = []
         clauses: list[str] = []
         for token in text.split():
             if token.startswith("label:"):
                 clauses.append(token[len("label:"):])
-            elif "=" in token or (token.startswith("!") and len(token) > 1):
+            elif "=" in token:
                 clauses.append(token)
-            else:
+            elif token.startswith("!") and len(token) > 1:
+                without.append(token[1:].lower())
+            elif token != "!":
                 words.append(token.lower())
         try:
             selector = LabelSelector.parse(",".join(c for c in clauses if c))
         except ValueError as err:
-            return cls(tuple(words), LabelSelector(), str(err))
-        return cls(tuple(words), selector)
+            return cls(tuple(words), LabelSelector(), str(err), tuple(without))
+        return cls(tuple(words), selector, "", tuple(without))
 
     def matches(self, row: Row) -> bool:
         if not self.selector.matches(row.labels):
             return False
         hay = f"{row.name}\n{row.image}\n{row.service}\n{row.short_id}".lower()
-        return all(w in hay for w in self.words)
+        status = {row.state.lower(), row.health.lower()}
+
+        def hit(word: str) -> bool:
+            return word in hay or word in status
+
+        return all(hit(w) for w in self.words) and not any(hit(w) for w in self.without)
 
 
 def filter_rows(rows: Iterable[Row], text: str, include_stopped: bool = True) -> list[Row]:

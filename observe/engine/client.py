@@ -19,7 +19,7 @@ from docker.types import CancellableStream
 
 from observe.config import Config
 from observe.engine.address import engine_address, unavailable
-from observe.engine.streams import ExecSocket, LogStream, Stream, dedicate, frame_header
+from observe.engine.streams import ExecSocket, LogStream, Stream, dedicate, frame_header, release
 from observe.errors import ContainerNotFound, ObserveError
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,11 @@ class Engine:
         url = self.api._url("/containers/{0}/logs", container_id)
         response = dedicate(self.call(lambda: self.api._get(url, params=params, stream=True, timeout=None),
                                       container_id))
-        self.call(lambda: self.api._raise_for_status(response), container_id)
+        try:
+            self.call(lambda: self.api._raise_for_status(response), container_id)
+        except ObserveError:
+            release(response)  # its connection is its own: nobody else would close it
+            raise
         return LogStream(self, response, read_timeout, tty)
 
     def stats_stream(self, container: str) -> Stream:
@@ -176,7 +180,11 @@ class Engine:
         def open_stream() -> Stream:
             url = self.api._url("/containers/{0}/stats", container)
             response = dedicate(self.api._get(url, params={"stream": True}, stream=True))
-            self.api._raise_for_status(response)
+            try:
+                self.api._raise_for_status(response)
+            except Exception:
+                release(response)  # its connection is its own: nobody else would close it
+                raise
             return Stream(self.api._stream_helper(response, decode=True), response)
 
         return self.call(open_stream, container)

@@ -274,6 +274,9 @@ class ApiLogReader:
                 self._report("retrying", str(err))
                 continue
             first = False
+            if self._closed.is_set():  # closed while it opened: close() saw no stream to close
+                self._stream.close()
+                return
             raw = _RawSplitter() if self.tty else None
             ended_cleanly = False
             gave = False

@@ -110,3 +110,28 @@ async def test_back_at_once_after_open_never_crashes() -> None:
             await pilot.press("enter", "escape")  # no pause between open and back
             await until(pilot, lambda: app.screen is app.main, f"back on the list after keys (round {n})")
         assert app.return_code in (None, 0)
+
+
+async def test_actions_follow_the_state_and_removing_a_running_container_says_it_forces() -> None:
+    core = FakeCore()
+    app = make_app(core, clock=fixed_clock, refresh_interval=3600)  # type: ignore[arg-type]
+    cron = next(c.id for c in core.inventory.containers() if c.name == "shop-cron-1")  # exited
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.main.shown_ids(), "rows")
+        app.main.select(cron)
+        await pilot.pause()
+        await pilot.press("k")  # kill an exited container: refused at once, no question, no engine call
+        assert not isinstance(app.screen, ConfirmScreen)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert "Start: shop-cron-1" in titles and "Kill: shop-cron-1" not in titles
+        app.main.select(API_1)
+        await pilot.pause()
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen) and "force" in app.screen.question
+        await pilot.press("n")
+        app.open_detail(API_1, "logs")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.query(LogView), "detail")
+        await pilot.press("r")  # the detail screen has the actions too
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await until(pilot, lambda: core.actions == [(API_1, "restart")], "the restart from the detail screen")

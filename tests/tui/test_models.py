@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import string
 from typing import Any
 
 from hypothesis import given
@@ -11,7 +13,16 @@ from observe.engine.inspect import from_inspect
 from observe.model import LEVEL_RANK, LEVELS
 from observe.stats.snapshot import ContainerStats
 from tests.tui.fakecore import DOCS, ENGINE_INFO, NOW, samples
-from tui.inspectmodel import MASK, env_rows, looks_secret, masked_document, matching_paths, port_rows
+from tui.inspectmodel import (
+    MASK,
+    env_rows,
+    label_rows,
+    looks_secret,
+    mask_text,
+    masked_document,
+    matching_paths,
+    port_rows,
+)
 from tui.logmodel import LEVEL_FILTERS, LogEntry, LogQuery, entry_from_doc, find_match, next_level, search_spans
 from tui.rows import (
     COLUMN_KEYS,
@@ -69,9 +80,20 @@ def test_filter_words_and_label_selectors() -> None:
     assert [r.name for r in filter_rows(rows, "WEB", include_stopped=False)] == ["web-1"]
     assert [r.name for r in filter_rows(rows, "tier=front")] == ["web-1"]
     assert [r.name for r in filter_rows(rows, "!legacy web")] == ["web-1", "web-2"]
+    assert [r.name for r in filter_rows(rows, "!web")] == ["db-1"], "!word keeps what the word does not match"
+    assert [r.name for r in filter_rows(rows, "!db !exited")] == ["web-1"]
+    assert [r.name for r in filter_rows(rows, "exited")] == ["web-2"], "state words filter"
     assert [r.name for r in filter_rows(rows, "label:legacy")] == ["db-1"]
+    assert [r.name for r in filter_rows(rows, "label:!legacy")] == ["web-1", "web-2"]
     assert [r.name for r in filter_rows(rows, "tier!=front")] == ["db-1", "web-2"]
     assert RowFilter.parse("=oops").error
+
+
+def test_filter_health_words_match_whole() -> None:
+    rows = [row("a", health="healthy"), row("b", health="unhealthy"), row("c")]
+    assert [r.name for r in filter_rows(rows, "unhealthy")] == ["b"]
+    assert [r.name for r in filter_rows(rows, "healthy")] == ["a"], "healthy is not a part of unhealthy"
+    assert [r.name for r in filter_rows(rows, "!unhealthy")] == ["a", "c"]
 
 
 def test_row_from_samples_has_rates_and_history() -> None:
@@ -159,3 +181,49 @@ def test_secrets_are_masked_until_revealed() -> None:
     assert not any(looks_secret(n) for n in ("PATH", "HOME", "LOG_LEVEL", "KEYBOARD_LAYOUT"))
     assert port_rows(doc) == [("8080/tcp", "127.0.0.1:18080")]
     assert "Config.Env[1]" in matching_paths(masked, "db_password")
+
+
+SECRET_VALUES = {
+    "DATABASE_URL": "postgres://app:pw-in-url-42@db:5432/shop",
+    "REDIS": "redis://:redispw99@cache:6379/0",
+    "GH": "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4",
+    "STRIPE": "sk_live_" + "51HxYzAbCdEfGh1234",
+    "AWS_ID": "AKIA" + "ABCDEFGHIJKLMNOP",
+    "SESSION": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.c2lnbmF0dXJlLXBhcnQ",
+}
+
+
+def secret_parts(value: str) -> list[str]:
+    return [p for p in ("pw-in-url-42", "redispw99", "A1b2C3d4E5f6", "51HxYzAbCdEfGh", "ABCDEFGHIJKLMNOP",
+                        "c2lnbmF0dXJl") if p in value]
+
+
+def test_secrets_inside_values_labels_and_commands_are_masked_until_revealed() -> None:
+    doc = {
+        "Path": "app",
+        "Args": ["--db", SECRET_VALUES["DATABASE_URL"], "--password", "hunter2", "--api-token=tok123456"],
+        "Config": {
+            "Env": [f"{k}={v}" for k, v in SECRET_VALUES.items()] + ["HOME=/root"],
+            "Cmd": ["app", "--token", "plain-looking-token", "--verbose"],
+            "Labels": {"deploy.webhook_secret": "whsec", "ci.url": "https://bot:labelpw77@ci.local/x", "tier": "web"},
+        },
+    }
+    env = dict(env_rows(doc))
+    for name in SECRET_VALUES:
+        assert not secret_parts(env[name]), f"{name} shows {env[name]!r}"
+    assert env["DATABASE_URL"] == f"postgres://app:{MASK}@db:5432/shop", "the rest of a URL stays readable"
+    assert env["HOME"] == "/root"
+    assert dict(env_rows(doc, reveal=True)) == {**SECRET_VALUES, "HOME": "/root"}
+    labels = dict(label_rows(doc, reveal=False))
+    assert labels["deploy.webhook_secret"] == MASK and "labelpw77" not in labels["ci.url"] and labels["tier"] == "web"
+    masked = masked_document(doc)
+    text = json.dumps(masked)
+    for secret in ("hunter2", "tok123456", "plain-looking-token", "whsec", "labelpw77", *SECRET_VALUES.values()):
+        assert secret not in text, secret
+    assert masked["Config"]["Cmd"][-1] == "--verbose" and "--api-token=" in masked["Args"][-1]
+    assert masked_document(doc, reveal=True) == doc
+
+
+@given(st.text(alphabet=string.ascii_letters + string.digits, min_size=8, max_size=20))
+def test_a_password_in_any_url_is_masked(secret: str) -> None:
+    assert secret not in mask_text(f"amqp://user:{secret}@mq:5672/vhost")

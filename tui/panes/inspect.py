@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -79,7 +80,7 @@ class InspectPane(Vertical):
             "env": (("NAME", "VALUE"), list(env_rows(self.doc, self.reveal))),
             "ports": (("PORT", "PUBLISHED"), list(port_rows(self.doc))),
             "mounts": (("TYPE", "SOURCE", "DESTINATION", "MODE"), list(mount_rows(self.doc))),
-            "labels": (("LABEL", "VALUE"), list(label_rows(self.doc))),
+            "labels": (("LABEL", "VALUE"), list(label_rows(self.doc, self.reveal))),
         }
         for key, (headers, rows) in tables.items():
             table = self.query_one(f"#table-{key}", DataTable)
@@ -109,7 +110,7 @@ class InspectPane(Vertical):
                 found = found or inner or child_path in matches
             else:
                 text = Text(f"{label}: ", style="bold")
-                text.append(repr(child) if isinstance(child, str) else str(child))
+                text.append(json.dumps(child, ensure_ascii=False, default=str))  # JSON, as docker inspect shows
                 if child_path in matches:
                     text.stylize("black on yellow")
                 node.add_leaf(text, data=child_path)

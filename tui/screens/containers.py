@@ -131,8 +131,8 @@ class ContainersScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("observe", id="title")
         yield EngineBanner(self.core.inventory)
-        yield Input(placeholder="filter: words match name/image/service; app=web, !legacy, label:KEY select labels",
-                    id="filter")
+        yield Input(placeholder="filter: words match name/image/service/state/health, !word excludes; "
+                                "app=web, label:KEY, label:!KEY select labels", id="filter")
         yield DataTable(id="containers", cursor_type="row", zebra_stripes=True)
         yield Footer()
 

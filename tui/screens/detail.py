@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from tui.coreview import CoreView
-from tui.messages import ExecPrompt, ExecShell, RunPrompt
+from tui.messages import ActOn, ExecPrompt, ExecShell, RunPrompt
 from tui.panes import PANES, InspectPane, LogsPane
 from tui.widgets import EngineBanner
 
@@ -32,6 +32,11 @@ class DetailScreen(Screen[None]):
         Binding("e", "exec", "Shell"),
         Binding("E", "exec_command", "Exec…", show=False),
         Binding("x", "run", "Run…"),
+        Binding("r", "act('restart')", "Restart", show=False),
+        Binding("S", "act('start')", "Start", show=False),
+        Binding("k", "act('kill')", "Kill", show=False),
+        Binding("d", "act('remove')", "Remove", show=False),
+        Binding("p", "pause", "Pause/unpause", show=False),
         Binding("question_mark", "app.help", "Help"),
     ]
     DEFAULT_CSS = """
@@ -85,7 +90,7 @@ class DetailScreen(Screen[None]):
             title.update(self._title())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in ("exec", "exec_command", "run") and self.core.config.read_only)
+        return not (action in ("exec", "exec_command", "run", "act", "pause") and self.core.config.read_only)
 
     def action_back(self) -> None:
         """Close an open search box, else go back. Works at any moment, composed or not (keys can come first)."""
@@ -107,3 +112,11 @@ class DetailScreen(Screen[None]):
 
     def action_run(self) -> None:
         self.post_message(RunPrompt(self.container_id))
+
+    def action_act(self, verb: str) -> None:
+        self.post_message(ActOn(self.container_id, verb))
+
+    def action_pause(self) -> None:
+        known = self.core.inventory.get(self.container_id)
+        self.post_message(ActOn(self.container_id, "unpause" if known is not None and known.state == "paused"
+                                else "pause"))
