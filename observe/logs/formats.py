@@ -212,6 +212,25 @@ def render(doc: Mapping[str, Any], fmt: str, color: bool = False) -> bytes:
     raise ValueError(f"unknown log format {fmt!r} (expected one of {', '.join(FORMATS)})")
 
 
+def render_lines(docs: Sequence[Mapping[str, Any]], fmt: str) -> list[bytes]:
+    """Many records in one format, one bytes object each, ending in a newline (uncoloured).
+
+    Raises:
+        ValueError: ``fmt`` is not one of ``FORMATS``.
+    """
+    if fmt == "json":
+        dumps = orjson.dumps
+        try:
+            return [dumps(d, default=str, option=_APPEND_NL) for d in docs]
+        except (TypeError, ValueError):
+            return [_dumps(d, _APPEND_NL) for d in docs]
+    if fmt == "logstash":
+        return [_dumps(_nest_fast(d), _APPEND_NL) for d in docs]
+    if fmt == "text":
+        return [(_text(d, False) + "\n").encode("utf-8", "replace") for d in docs]
+    raise ValueError(f"unknown log format {fmt!r} (expected one of {', '.join(FORMATS)})")
+
+
 def render_batch(docs: Sequence[Mapping[str, Any]], fmt: str) -> bytes:
     """Many records in one format, each line ending in a newline (uncoloured).
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from observe.logs.formats import render, render_batch
+from observe.logs.formats import render, render_lines
 from observe.logs.sinks.base import check_format, fit_doc, option_size, query_options
 from observe.logs.sinks.net import StreamSink, bad, parse_endpoint
 from observe.model import Record
@@ -41,21 +41,13 @@ class TcpSink(StreamSink):
 
     def _encode(self, records: Sequence[Record]) -> bytes:
         fmt, limit = self.fmt, self.max_record_bytes
-        data = render_batch([r.doc for r in records], fmt)
-        if len(data) <= limit:
-            return data
-        if fmt == "text":  # a text record may span lines: one at a time
-            lines = [render(r.doc, fmt) for r in records]
-        else:
-            lines = data.split(b"\n")[:-1]
-            if max(map(len, lines)) < limit:
-                return data
-        out = []
-        for record, line in zip(records, lines, strict=True):
-            if len(line) >= limit:
-                fitted = fit_doc(record.doc, limit, lambda d: len(render(d, fmt)) + 1)
-                if fitted is not None:
-                    line = render(fitted, fmt)
-                    self.count_truncated(record, limit)
-            out.append(line)
-        return b"\n".join(out) + b"\n"
+        lines = render_lines([r.doc for r in records], fmt)
+        if max(map(len, lines), default=0) > limit:
+            for i, line in enumerate(lines):
+                if len(line) > limit:
+                    record = records[i]
+                    fitted = fit_doc(record.doc, limit, lambda d: len(render(d, fmt)) + 1)
+                    if fitted is not None:
+                        lines[i] = render(fitted, fmt) + b"\n"
+                        self.count_truncated(record, limit)
+        return b"".join(lines)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from observe.logs.formats import FORMATS, nest, render, render_batch
+from observe.logs.formats import FORMATS, nest, render, render_batch, render_lines
 from observe.logs.normalise import NormaliseOptions, normalise
 from tests.support.logsamples import T0, make_container
 
@@ -76,6 +76,7 @@ def test_render_batch_matches_render() -> None:
     docs = [sample(), dict(sample(), message="second")]
     for fmt in FORMATS:
         assert render_batch(docs, fmt) == b"".join(render(d, fmt) + b"\n" for d in docs)
+        assert render_lines(docs, fmt) == [render(d, fmt) + b"\n" for d in docs]
     assert render_batch([], "json") == b""
 
 

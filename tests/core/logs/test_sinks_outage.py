@@ -50,6 +50,9 @@ class Receiver(Protocol):
 
     def docs(self) -> list[dict[str, Any]]: ...
 
+    def count(self) -> int:
+        """Messages received so far (cheap: what a wait polls)."""
+
     def close(self) -> None: ...
 
 
@@ -75,6 +78,9 @@ class LinesReceiver:
         with self.server.lock:
             return [json.loads(line) for line in self.server.lines]
 
+    def count(self) -> int:
+        return self.server.count()
+
     def close(self) -> None:
         self.server.kill()
 
@@ -94,6 +100,10 @@ class FluentReceiver:
 
     def docs(self) -> list[dict[str, Any]]:
         return self.server.records()
+
+    def count(self) -> int:
+        with self.server.lock:
+            return len(self.server.events)
 
     def close(self) -> None:
         self.server.kill()
@@ -156,6 +166,9 @@ class SyslogNgReceiver:
                 continue
         return out
 
+    def count(self) -> int:
+        return self.out.read_bytes().count(b"\n") if self.out.exists() else 0
+
     def close(self) -> None:
         if self.proc is not None:
             self.kill()
@@ -191,7 +204,7 @@ def script(case: Case) -> str:
                 parts.append(f"seq {half + 2} {end}")
         else:
             parts.append(f"seq {start} {end}")
-        parts.append("usleep 150000")
+        parts.append("usleep 300000")
     return "; ".join(parts) + "; sleep 600"
 
 
@@ -215,18 +228,26 @@ def stopped(stderr: str, prefix: str) -> list[dict[str, Any]]:
     return [e for e in events(stderr, "SinkStopped") if e["sink"].startswith(prefix) and "worker" not in e]
 
 
+def started(stderr: str) -> bool:
+    """Every worker process of ``observe run`` (one without ``--workers``) logged CollectorStarted."""
+    workers = events(stderr, "WorkersStarted")
+    expected = int(workers[-1]["workers"]) if workers else 1
+    return len(events(stderr, "CollectorStarted")) >= expected
+
+
 def run_outage(tmp_path: Path, containers: Containers, kind: str, case: Case) -> None:
     receiver = RECEIVERS[kind](tmp_path)
     prefix = kind.split("-")[0] + ":"
     collector = CollectorProcess(tmp_path, containers.test_id, "--sink", receiver.url, "--stop-timeout", "3s")
     try:
         collector.start()
+        wait_for(lambda: started(collector.stderr()), "every collector worker started", timeout=60)
         containers.run("out", script(case))
 
         def unique() -> int:
             return len({number(d) for d in receiver.docs()})
 
-        wait_for(lambda: unique() >= case.lines // 5, "a fifth of the lines before the outage", timeout=60)
+        wait_for(lambda: receiver.count() >= case.lines // 5, "a fifth of the lines before the outage", timeout=60)
         at_kill = unique()
         receiver.kill()
         down_at = time.monotonic()
