@@ -247,13 +247,17 @@ def _report(core: Core, stop: threading.Event) -> None:
 
 def _run_workers(args: argparse.Namespace, config: Config, workers: int) -> int:
     """The supervisor of ``--workers N``: the workers collect; this process serves /metrics for all."""
-    core = build_core(config)
     supervisor = Supervisor(args.argv, workers, config.state_dir, config.stop_timeout)
-    core.use_workers(WorkerCounters(supervisor), supervisor.statuses)
     exporting = None
     with stop_signal() as done:
+        supervisor.start()  # first: the workers' start-up is the collector's, so nothing waits before it
         try:
-            supervisor.start()
+            core = build_core(config)
+        except BaseException:
+            supervisor.stop()
+            raise
+        core.use_workers(WorkerCounters(supervisor), supervisor.statuses)
+        try:
             signal.signal(signal.SIGHUP, lambda signum, frame: supervisor.reopen())
             if not args.no_exporter and config.listen:
                 from exporters import start_exporting

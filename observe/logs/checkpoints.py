@@ -119,7 +119,8 @@ def consolidate(state_dir: str, shards: int) -> None:
         saved_ns = max(saved_ns, written)
         for cid, pos in positions.items():
             old = merged.get(cid)
-            if old is None or (pos.time_ns, pos.seq, pos.offset) > (old.time_ns, old.seq, old.offset):
+            if old is None or (pos.time_ns, pos.seq, pos.offset, pos.file_id) > (
+                    old.time_ns, old.seq, old.offset, old.file_id):
                 merged[cid] = pos
     wanted = {file_name(k, shards) for k in range(shards)}
     if {p.name for p in found} <= wanted:

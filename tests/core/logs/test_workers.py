@@ -62,8 +62,8 @@ def test_consolidate_keeps_each_containers_furthest_position(tmp_path_factory: p
     furthest: dict[str, LogPosition] = {}
     for content in files[: len(names)]:
         for cid, pos in content.items():
-            if cid not in furthest or (pos.time_ns, pos.seq, pos.offset) > (
-                    furthest[cid].time_ns, furthest[cid].seq, furthest[cid].offset):
+            if cid not in furthest or (pos.time_ns, pos.seq, pos.offset, pos.file_id) > (
+                    furthest[cid].time_ns, furthest[cid].seq, furthest[cid].offset, furthest[cid].file_id):
                 furthest[cid] = pos
     consolidate(str(state), n)
     stores = [CheckpointStore(str(state), k, n) for k in range(n)]
