@@ -52,8 +52,10 @@ async def test_pause_save_wrap_and_timestamps(tmp_path: Path) -> None:
         core.push([record(20, "info", "while paused")])
         await until(pilot, lambda: len(pane.buffer) == len(RECORDS) + 1, "the record in the buffer")
         assert len(view.entries) == len(RECORDS), "a paused view does not move"
+        await pilot.press("l", "l", "l", "l", "l")  # a filter round trip while paused: still the frozen lines
+        assert len(view.entries) == len(RECORDS) and pane.query_.min_level == ""
         await pilot.press("space")
-        assert [e.message for e in view.entries][-1] == "while paused"
+        assert [e.message for e in view.entries][-1] == "while paused", "nothing read while paused is lost"
 
         await pilot.press("t")
         assert not view.timestamps and not view.entries[0].line(view.timestamps).startswith("11:")
@@ -68,7 +70,9 @@ async def test_pause_save_wrap_and_timestamps(tmp_path: Path) -> None:
         target = tmp_path / "saved.log"
         pane.save_to(target)
         saved = target.read_text().splitlines()
-        assert saved == [e.line(False) for e in view.entries]
+        heads = [e.line(False).split("  [+")[0] for e in view.entries]
+        assert [line for line in saved if line in heads] == heads, "one head line per shown record, in order"
+        assert "TimeoutError" in saved, "whole records: the lines after the first are saved too"
         assert all(" INFO " not in f" {line} " for line in saved) and any(long in line for line in saved)
 
 
