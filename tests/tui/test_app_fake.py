@@ -15,7 +15,7 @@ from tests.tui.helpers import until
 from tui.app import make_app
 from tui.logview import LogView
 from tui.modals import ConfirmScreen
-from tui.panes import LogsPane
+from tui.panes import LogsPane, ProcessesPane
 from tui.screens.detail import DetailScreen
 
 API_1 = "01" * 32
@@ -139,3 +139,18 @@ async def test_actions_follow_the_state_and_removing_a_running_container_says_it
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await until(pilot, lambda: core.actions == [(API_1, "restart")], "the restart from the detail screen")
+
+
+async def test_hidden_tabs_are_built_when_shown_and_do_not_poll() -> None:
+    core = FakeCore()
+    app = make_app(core, clock=fixed_clock, refresh_interval=3600)  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.open_detail(API_1, "logs")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.query(LogView), "logs pane")
+        screen = app.screen
+        assert not screen.query(ProcessesPane), "a tab never shown is not built (nor polls docker top)"
+        await pilot.press("4")
+        await until(pilot, lambda: screen.query(ProcessesPane), "the processes pane once shown")
+        await pilot.press("1")
+        await pilot.pause()
+        assert not screen.query_one(ProcessesPane).shown()
