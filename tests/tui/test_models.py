@@ -35,6 +35,7 @@ from tui.logmodel import (
     render_records,
     search_spans,
 )
+from tui.panes.events import shown as shown_event
 from tui.rows import (
     COLUMN_KEYS,
     Row,
@@ -259,3 +260,11 @@ def test_save_writes_whole_records_as_text_or_json_lines() -> None:
     assert text == "ERROR boom\nsecond line\nTraceback:\n  at a\n  at b\nINFO  ok\n"
     lines = render_records(entries, "jsonl").splitlines()
     assert [json.loads(line) for line in lines] == [doc, {"message": "ok"}]
+
+
+def test_the_events_pane_leaves_out_exec_and_polling_noise_but_not_health() -> None:
+    for noisy in ("exec_create: /bin/sh -c curl -f http://localhost/", "exec_start: /bin/sh -c true", "exec_die",
+                  "top", "resize", "attach"):
+        assert not shown_event(noisy), noisy
+    for kept in ("start", "die", "oom", "kill", "health_status: unhealthy", "restart"):
+        assert shown_event(kept), kept
