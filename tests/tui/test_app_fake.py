@@ -12,7 +12,7 @@ from pathlib import Path
 from observe.model import Record, StreamState
 from tests.tui.fakecore import RECORDS, FakeCore, fixed_clock, record
 from tests.tui.helpers import until
-from tui.app import make_app
+from tui.app import OUTPUT_CHARS, OUTPUT_LINES, make_app, output_tail
 from tui.logview import LogView
 from tui.modals import ConfirmScreen
 from tui.panes import LogsPane, ProcessesPane
@@ -154,3 +154,11 @@ async def test_hidden_tabs_are_built_when_shown_and_do_not_poll() -> None:
         await pilot.press("1")
         await pilot.pause()
         assert not screen.query_one(ProcessesPane).shown()
+
+
+def test_a_huge_command_output_is_drawn_as_its_tail() -> None:
+    big = "\n".join(f"line {i}" for i in range(300_000))  # about 3 MB
+    shown = output_tail(big)
+    assert len(shown) < OUTPUT_CHARS + 200 and shown.endswith("line 299999")
+    assert shown.count("\n") <= OUTPUT_LINES and "left out" in shown.splitlines()[0]
+    assert output_tail("small\noutput") == "small\noutput"
