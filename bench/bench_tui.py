@@ -1,8 +1,9 @@
-"""TUI responsiveness and memory: 100 containers, one of them logging about 5,000 lines/s.
+"""TUI responsiveness and memory: 100 containers, one of them logging ``--rate`` lines/s (2,000).
 
 The app runs headless (Textual's ``run_test``) over the real core and engine, with the noisy
 container's logs pane open and following. It measures:
 
+- opening the noisy container's detail until its first log lines are in the view (six times);
 - key press to screen update: the time from sending a key until the app has handled it and
   the screen has been refreshed with the change visible in the widget (Pilot waits for the
   screen to be idle), for a cheap key (cursor move in the logs pane), a heavy one (level
@@ -42,10 +43,14 @@ from tui.screens.detail import DetailScreen
 
 IMAGE = "observe-test/busybox:1"
 LABEL = "observe.bench"
-NOISY = (
-    'while true; do yes \'{"level":"info","msg":"GET /orders 200 14ms user=42 trace=4bf92f3577b34da6"}\' '
-    "| head -n 490; yes '{\"level\":\"error\",\"msg\":\"payment failed: timeout\"}' | head -n 10; sleep 0.1; done"
-)
+def noisy(rate: int) -> str:
+    """A shell loop logging about ``rate`` JSON lines a second (2% errors), in bursts ten times a second."""
+    burst = max(10, rate // 10)
+    return (
+        f'while true; do yes \'{{"level":"info","msg":"GET /orders 200 14ms user=42 trace=4bf92f3577b34da6"}}\' '
+        f"| head -n {burst - burst // 50}; yes '{{\"level\":\"error\",\"msg\":\"payment failed: timeout\"}}' "
+        f"| head -n {burst // 50}; sleep 0.1; done"
+    )
 
 
 def log(text: str) -> None:
@@ -101,6 +106,21 @@ async def run(run_id: str, noisy_id: str, duration: float, sample: float, count:
             main.sort_by("name")
             await pilot.pause(0.2)
 
+            open_lat: list[float] = []
+            for _ in range(6):  # open the noisy container's detail: time to its first log lines on screen
+                start = time.perf_counter()
+                app.open_detail(noisy_id, "logs")
+                while not (isinstance(app.screen, DetailScreen) and app.screen.query(LogView)
+                           and app.screen.query_one(LogView).entries):
+                    await pilot.pause(0.005)
+                open_lat.append(time.perf_counter() - start)
+                await pilot.pause(0.5)
+                await pilot.press("escape")
+                while isinstance(app.screen, DetailScreen):
+                    await pilot.pause(0.01)
+                await pilot.pause(0.3)
+            out["latency_open_to_first_lines"] = summary(open_lat)
+            log(f"open to first lines: {out['latency_open_to_first_lines']}")
             app.open_detail(noisy_id, "logs")
             while not isinstance(app.screen, DetailScreen) or not app.screen.query(LogView):
                 await pilot.pause(0.05)
@@ -161,6 +181,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=300.0, help="seconds of the measured run")
     parser.add_argument("--sample", type=float, default=15.0, help="seconds between memory samples")
     parser.add_argument("--containers", type=int, default=100)
+    parser.add_argument("--rate", type=int, default=2000, help="lines/s the noisy container logs")
     parser.add_argument("--interval", type=float, default=1.0,
                         help="stats sampling interval; the sampler keeps 300 samples per container, so its rings "
                              "fill (and the process grows) for 300 x interval seconds, then stay flat")
@@ -169,14 +190,14 @@ def main() -> int:
     client = docker.from_env(timeout=120)
     run_id = uuid.uuid4().hex[:8]
     try:
-        noisy = client.containers.run(IMAGE, ["sh", "-c", NOISY], detach=True, network_mode="none",
+        noisy_c = client.containers.run(IMAGE, ["sh", "-c", noisy(args.rate)], detach=True, network_mode="none",
                                       labels={LABEL: run_id}, name=f"obs-bench-{run_id}-noisy")
         for i in range(args.containers - 1):
             client.containers.run(IMAGE, ["sleep", "3600"], detach=True, network_mode="none",
                                   labels={LABEL: run_id, "com.docker.compose.service": f"svc{i % 10}"},
                                   name=f"obs-bench-{run_id}-{i:03d}")
         log(f"{args.containers} containers started")
-        result = asyncio.run(run(run_id, noisy.id, args.duration, args.sample, args.containers, args.interval))
+        result = asyncio.run(run(run_id, noisy_c.id, args.duration, args.sample, args.containers, args.interval))
     finally:
         for c in client.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"}):
             c.remove(force=True)

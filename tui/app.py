@@ -44,6 +44,24 @@ PENDING = {"start": "starting", "stop": "stopping", "restart": "restarting", "pa
            "unpause": "unpausing", "kill": "killing", "remove": "removing"}
 
 
+OUTPUT_LINES = 2000
+OUTPUT_CHARS = 200_000
+"""At most this much of a command's output is drawn (its end): drawing megabytes froze the UI for a minute."""
+
+
+def output_tail(output: str, lines: int = OUTPUT_LINES, chars: int = OUTPUT_CHARS) -> str:
+    """The end of a command's output, at most ``lines`` lines and ``chars`` characters, saying what was left out."""
+    kept = output[-chars:] if len(output) > chars else output
+    parts = kept.split("\n")
+    if len(parts) > lines:
+        parts = parts[-lines:]
+    tail = "\n".join(parts)
+    if len(tail) == len(output):
+        return output
+    left = len(output) - len(tail)
+    return f"[… the first {left:,} characters are left out: run it with exec (E) to page it …]\n{tail}"
+
+
 def verb_allowed(state: str, verb: str) -> bool:
     """Whether ``verb`` applies to a container in ``state``."""
     valid = VALID_VERBS.get(state)
@@ -206,7 +224,7 @@ class ObserveApp(App[None]):
             self.call_from_thread(self.notify, str(err), title="run failed", severity="error")
             return
         title = f"$ {text}  (exit code {code})"
-        self.call_from_thread(self.push_screen, TextScreen(title, output or "(no output)"))
+        self.call_from_thread(self.push_screen, TextScreen(title, output_tail(output) or "(no output)"))
 
     # -- help and the command palette ---------------------------------------------------
     def _bindings_of(self, owner: type, allowed: Callable[[str], bool]) -> list[tuple[str, str]]:

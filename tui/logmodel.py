@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,3 +142,62 @@ def pretty_record(doc: Mapping[str, Any]) -> str:
 def render_lines(entries: Iterable[LogEntry], timestamps: bool) -> str:
     """What "save" writes: the shown lines, one per line, newline-terminated."""
     return "".join(e.line(timestamps) + "\n" for e in entries)
+
+
+ENTRY_OVERHEAD = 600
+"""Bytes an entry costs beyond its raw line (the record's dict, the entry, the deque slot): an estimate."""
+
+
+class LogHistory:
+    """The entries a logs pane keeps, bounded by count and by estimated memory, oldest dropped first.
+
+    Bounded by memory rather than by time: a quiet container keeps days, a 2,000 lines/s one
+    keeps the last ``max_entries`` (100,000 by default: fifty seconds), never more than ``max_bytes``.
+    """
+
+    def __init__(self, max_entries: int = 100_000, max_bytes: int = 64 << 20) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._items: deque[tuple[LogEntry, int]] = deque()
+        self.bytes = 0
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[LogEntry]:
+        return (e for e, _ in self._items)
+
+    def add(self, entry: LogEntry, nbytes: int) -> None:
+        """Keep ``entry`` (``nbytes``: its raw size), dropping the oldest beyond the bounds."""
+        cost = nbytes + ENTRY_OVERHEAD
+        self._items.append((entry, cost))
+        self.bytes += cost
+        while len(self._items) > self.max_entries or (self.bytes > self.max_bytes and len(self._items) > 1):
+            _, gone = self._items.popleft()
+            self.bytes -= gone
+            self.dropped += 1
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0
+
+
+SAVE_FORMATS = ("text", "jsonl")
+
+
+def render_records(entries: Iterable[LogEntry], fmt: str = "text", timestamps: bool = True) -> str:
+    """What "save" writes: whole records. ``text``: each record's line then the rest of its message and
+    its stack trace; ``jsonl``: each record as one JSON object with all its fields."""
+    if fmt == "jsonl":
+        return "".join(json.dumps(dict(e.doc), ensure_ascii=False, default=str) + "\n" for e in entries)
+    out: list[str] = []
+    for e in entries:
+        head = f"{e.stamp()} " if timestamps else ""
+        message = str(e.doc.get("message", e.message))
+        out.append(f"{head}{e.level.upper():<5} {message}\n")
+        trace = e.doc.get("error.stack_trace")
+        if isinstance(trace, str) and trace and trace.strip() not in message:
+            out.append(trace if trace.endswith("\n") else trace + "\n")
+    return "".join(out)
+

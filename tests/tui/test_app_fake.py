@@ -12,10 +12,10 @@ from pathlib import Path
 from observe.model import Record, StreamState
 from tests.tui.fakecore import RECORDS, FakeCore, fixed_clock, record
 from tests.tui.helpers import until
-from tui.app import make_app
+from tui.app import OUTPUT_CHARS, OUTPUT_LINES, make_app, output_tail
 from tui.logview import LogView
 from tui.modals import ConfirmScreen
-from tui.panes import LogsPane
+from tui.panes import LogsPane, ProcessesPane
 from tui.screens.detail import DetailScreen
 
 API_1 = "01" * 32
@@ -52,8 +52,10 @@ async def test_pause_save_wrap_and_timestamps(tmp_path: Path) -> None:
         core.push([record(20, "info", "while paused")])
         await until(pilot, lambda: len(pane.buffer) == len(RECORDS) + 1, "the record in the buffer")
         assert len(view.entries) == len(RECORDS), "a paused view does not move"
+        await pilot.press("l", "l", "l", "l", "l")  # a filter round trip while paused: still the frozen lines
+        assert len(view.entries) == len(RECORDS) and pane.query_.min_level == ""
         await pilot.press("space")
-        assert [e.message for e in view.entries][-1] == "while paused"
+        assert [e.message for e in view.entries][-1] == "while paused", "nothing read while paused is lost"
 
         await pilot.press("t")
         assert not view.timestamps and not view.entries[0].line(view.timestamps).startswith("11:")
@@ -68,7 +70,9 @@ async def test_pause_save_wrap_and_timestamps(tmp_path: Path) -> None:
         target = tmp_path / "saved.log"
         pane.save_to(target)
         saved = target.read_text().splitlines()
-        assert saved == [e.line(False) for e in view.entries]
+        heads = [e.line(False).split("  [+")[0] for e in view.entries]
+        assert [line for line in saved if line in heads] == heads, "one head line per shown record, in order"
+        assert "TimeoutError" in saved, "whole records: the lines after the first are saved too"
         assert all(" INFO " not in f" {line} " for line in saved) and any(long in line for line in saved)
 
 
@@ -135,3 +139,26 @@ async def test_actions_follow_the_state_and_removing_a_running_container_says_it
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await until(pilot, lambda: core.actions == [(API_1, "restart")], "the restart from the detail screen")
+
+
+async def test_hidden_tabs_are_built_when_shown_and_do_not_poll() -> None:
+    core = FakeCore()
+    app = make_app(core, clock=fixed_clock, refresh_interval=3600)  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.open_detail(API_1, "logs")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.query(LogView), "logs pane")
+        screen = app.screen
+        assert not screen.query(ProcessesPane), "a tab never shown is not built (nor polls docker top)"
+        await pilot.press("4")
+        await until(pilot, lambda: screen.query(ProcessesPane), "the processes pane once shown")
+        await pilot.press("1")
+        await pilot.pause()
+        assert not screen.query_one(ProcessesPane).shown()
+
+
+def test_a_huge_command_output_is_drawn_as_its_tail() -> None:
+    big = "\n".join(f"line {i}" for i in range(300_000))  # about 3 MB
+    shown = output_tail(big)
+    assert len(shown) < OUTPUT_CHARS + 200 and shown.endswith("line 299999")
+    assert shown.count("\n") <= OUTPUT_LINES and "left out" in shown.splitlines()[0]
+    assert output_tail("small\noutput") == "small\noutput"

@@ -23,7 +23,19 @@ from tui.inspectmodel import (
     matching_paths,
     port_rows,
 )
-from tui.logmodel import LEVEL_FILTERS, LogEntry, LogQuery, entry_from_doc, find_match, next_level, search_spans
+from tui.logmodel import (
+    ENTRY_OVERHEAD,
+    LEVEL_FILTERS,
+    LogEntry,
+    LogHistory,
+    LogQuery,
+    entry_from_doc,
+    find_match,
+    next_level,
+    render_records,
+    search_spans,
+)
+from tui.panes.events import shown as shown_event
 from tui.rows import (
     COLUMN_KEYS,
     Row,
@@ -227,3 +239,32 @@ def test_secrets_inside_values_labels_and_commands_are_masked_until_revealed() -
 @given(st.text(alphabet=string.ascii_letters + string.digits, min_size=8, max_size=20))
 def test_a_password_in_any_url_is_masked(secret: str) -> None:
     assert secret not in mask_text(f"amqp://user:{secret}@mq:5672/vhost")
+
+
+def test_history_is_bounded_by_count_and_by_memory() -> None:
+    by_count = LogHistory(max_entries=100, max_bytes=1 << 30)
+    by_bytes = LogHistory(max_entries=10_000, max_bytes=100 * (ENTRY_OVERHEAD + 1000))
+    for i in range(1000):
+        entry = entry_from_doc(i, {"message": f"m{i}"}, i, "info", "stdout")
+        by_count.add(entry, 10)
+        by_bytes.add(entry, 1000)
+    assert len(by_count) == 100 and next(iter(by_count)).seq == 900
+    assert len(by_bytes) == 100 and by_bytes.bytes <= by_bytes.max_bytes
+    assert by_count.dropped == by_bytes.dropped == 900
+
+
+def test_save_writes_whole_records_as_text_or_json_lines() -> None:
+    doc = {"message": "boom\nsecond line", "error.stack_trace": "Traceback:\n  at a\n  at b", "user.id": 7}
+    entries = [entry_from_doc(1, doc, 0, "error", "stderr"), entry_from_doc(2, {"message": "ok"}, 0, "info", "stdout")]
+    text = render_records(entries, "text", timestamps=False)
+    assert text == "ERROR boom\nsecond line\nTraceback:\n  at a\n  at b\nINFO  ok\n"
+    lines = render_records(entries, "jsonl").splitlines()
+    assert [json.loads(line) for line in lines] == [doc, {"message": "ok"}]
+
+
+def test_the_events_pane_leaves_out_exec_and_polling_noise_but_not_health() -> None:
+    for noisy in ("exec_create: /bin/sh -c curl -f http://localhost/", "exec_start: /bin/sh -c true", "exec_die",
+                  "top", "resize", "attach"):
+        assert not shown_event(noisy), noisy
+    for kept in ("start", "die", "oom", "kill", "health_status: unhealthy", "restart"):
+        assert shown_event(kept), kept

@@ -13,9 +13,16 @@ from observe.model import ContainerEvent
 from tui.bridge import EngineEventArrived
 from tui.coreview import CoreView
 
-QUIET_EVENTS = frozenset({"top", "exec_create", "exec_start", "exec_detach", "resize", "attach", "detach",
+QUIET_EVENTS = frozenset({"top", "exec_create", "exec_start", "exec_die", "exec_detach", "resize", "attach", "detach",
                           "archive-path", "extract-to-dir", "copy", "export", "commit"})
-"""Events the Events pane leaves out: the TUI's own polling and exec plumbing would drown the rest."""
+"""Events the Events pane leaves out: the TUI's own polling and exec plumbing (and every healthcheck's
+exec, every few seconds) would drown the rest. Health changes still show, as ``health_status``."""
+
+
+def shown(action: str) -> bool:
+    """Whether the Events pane shows an event. The engine writes some actions with their argument
+    (``exec_create: /bin/sh -c curl …``, ``health_status: healthy``): the name is what precedes ``:``."""
+    return action.partition(":")[0].strip() not in QUIET_EVENTS
 
 
 class EventsPane(Vertical):
@@ -34,12 +41,12 @@ class EventsPane(Vertical):
         table = self.query_one(DataTable)
         table.add_columns("TIME", "ACTION", "DETAIL")
         for event in self.core.inventory.recent_events(self.container_id):
-            if event.action not in QUIET_EVENTS:
+            if shown(event.action):
                 self.add(event)
         self._unsubscribe = self.core.inventory.subscribe_events(self._on_event)
 
     def _on_event(self, event: ContainerEvent) -> None:
-        if event.container_id == self.container_id and event.action not in QUIET_EVENTS:
+        if event.container_id == self.container_id and shown(event.action):
             self.post_message(EngineEventArrived(event))
 
     def on_engine_event_arrived(self, message: EngineEventArrived) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,12 +23,24 @@ from observe.errors import ObserveError
 from observe.model import Record, StreamState
 from tui.bridge import LogFeed, LogsPending, LogStreamChanged
 from tui.coreview import CoreView
-from tui.logmodel import LogEntry, LogQuery, entry_from_doc, find_match, next_level, pretty_record, render_lines
+from tui.logmodel import (
+    LogEntry,
+    LogHistory,
+    LogQuery,
+    entry_from_doc,
+    find_match,
+    next_level,
+    pretty_record,
+    render_records,
+)
 from tui.logview import LogView
 from tui.modals import PromptScreen, TextScreen
 
-LOG_HISTORY = 10_000
-"""Entries a logs pane keeps (all levels); the view shows the filtered ones among them."""
+LOG_HISTORY = 100_000
+"""Entries a logs pane keeps at most (all levels; also at most ``LOG_BYTES``); the view shows the filtered ones."""
+LOG_BYTES = 64 << 20
+PENDING_MAX = 20_000
+"""Records waiting for the UI at most (beyond, the oldest are dropped and counted)."""
 DRAIN_INTERVAL = 0.1
 """At most this often (seconds) the logs pane takes new records: 10 screen updates a second."""
 
@@ -75,14 +86,15 @@ class LogsPane(Vertical):
         self.core = core
         self.container_id = container_id
         self.container_name = name
-        self.buffer: deque[LogEntry] = deque(maxlen=LOG_HISTORY)
+        self.buffer = LogHistory(LOG_HISTORY, LOG_BYTES)
+        self.frozen: list[LogEntry] | None = None
         self.query_ = LogQuery()
         self.paused = False
         self._seq = 0
         self._stop: Callable[[], None] | None = None
         self._last_drain = 0.0
         self._drain_timer = False
-        self.feed = LogFeed(self, maxlen=LOG_HISTORY)
+        self.feed = LogFeed(self, maxlen=PENDING_MAX)
         self.stream = StreamState("following")
         self._lock = threading.Lock()
         self._closed = False
@@ -176,8 +188,9 @@ class LogsPane(Vertical):
         fresh: list[LogEntry] = []
         for r in records:
             self._seq += 1
-            fresh.append(entry_from_doc(self._seq, r.doc, r.time_ns, r.level, r.stream))
-        self.buffer.extend(fresh)
+            entry = entry_from_doc(self._seq, r.doc, r.time_ns, r.level, r.stream)
+            fresh.append(entry)
+            self.buffer.add(entry, r.nbytes)
         if not self.paused:
             keeps = self.query_.keeps
             self.view.append(e for e in fresh if keeps(e))
@@ -185,7 +198,8 @@ class LogsPane(Vertical):
 
     def _refilter(self) -> None:
         keeps = self.query_.keeps
-        self.view.set_entries(e for e in self.buffer if keeps(e))
+        source = self.frozen if self.frozen is not None else self.buffer
+        self.view.set_entries(e for e in source if keeps(e))
         self._status()
 
     def _status(self) -> None:
@@ -266,6 +280,8 @@ class LogsPane(Vertical):
 
     def action_pause(self) -> None:
         self.paused = not self.paused
+        # Paused, the view and its filters work on a snapshot; the stream keeps filling the history.
+        self.frozen = list(self.buffer) if self.paused else None
         if not self.paused:
             self._refilter()
         self._status()
@@ -284,12 +300,14 @@ class LogsPane(Vertical):
             if path:
                 self.save_to(Path(path))
 
-        self.app.push_screen(PromptScreen("Save the shown lines to:", default), save)
+        self.app.push_screen(PromptScreen("Save the shown records to (.jsonl: one JSON object each, else text):",
+                                          default), save)
 
     def save_to(self, path: Path) -> None:
         """Write the lines shown (filters applied) to ``path``."""
         try:
-            path.write_text(render_lines(self.view.entries, self.view.timestamps), encoding="utf-8")
+            fmt = "jsonl" if path.suffix in (".json", ".jsonl", ".ndjson") else "text"
+            path.write_text(render_records(self.view.entries, fmt, self.view.timestamps), encoding="utf-8")
         except OSError as err:
             self.notify(f"cannot save to {path}: {err.strerror or err}", severity="error")
             return

@@ -28,6 +28,8 @@ class ProcessesPane(Vertical):
         self.set_interval(2.0, self.refresh_top)
 
     def refresh_top(self) -> None:
+        if not self.shown():
+            return  # a hidden tab does not poll
         self.run_worker(self._fetch, thread=True, name="top", group="top", exclusive=True)
 
     def _fetch(self) -> None:
@@ -49,4 +51,10 @@ class ProcessesPane(Vertical):
         for row in rows:
             table.add_row(*row)
 
+    def shown(self) -> bool:
+        """Whether this pane's tab is the active one (an unparented pane counts as shown)."""
+        tab = self.parent
+        switcher = tab.parent if tab is not None else None
+        current = getattr(switcher, "current", None)
+        return current is None or tab is None or current == tab.id
 

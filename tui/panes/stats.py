@@ -35,6 +35,8 @@ class StatsPane(VerticalScroll):
         self.set_interval(1.0, self.refresh_stats)
 
     def refresh_stats(self) -> None:
+        if not self.shown():
+            return  # a hidden tab does not poll
         stats = self.core.sampler.snapshot().get(self.container_id)
         if stats is None:
             self.query_one("#label-cpu", Label).update("CPU: no samples (the container is not running)")
@@ -62,4 +64,10 @@ class StatsPane(VerticalScroll):
             self.query_one(f"#label-{key}", Label).update(label)
             self.query_one(f"#spark-{key}", Sparkline).data = data or [0.0]
 
+    def shown(self) -> bool:
+        """Whether this pane's tab is the active one (an unparented pane counts as shown)."""
+        tab = self.parent
+        switcher = tab.parent if tab is not None else None
+        current = getattr(switcher, "current", None)
+        return current is None or tab is None or current == tab.id
 

@@ -1,5 +1,8 @@
 """The container detail screen: one tab per pane of ``tui.panes``; escape goes back to the list.
 
+Only the tab opened is built at first (an open costs one pane, not five); the others are
+built when first shown, and panes that poll skip it while their tab is hidden.
+
 Panes fetch in thread workers (the core's calls block on the engine) and draw on the UI
 thread; exec and run are requests posted up to the app.
 """
@@ -60,7 +63,8 @@ class DetailScreen(Screen[None]):
         with TabbedContent(initial=self.initial_tab, id="tabs"):
             for tab, title, pane in PANES:
                 with TabPane(title, id=tab):
-                    yield pane(self.core, self.container_id, self.container_name)
+                    if tab == self.initial_tab:  # the others are built when first shown
+                        yield pane(self.core, self.container_id, self.container_name)
         yield Footer()
 
     def _title(self) -> str:
@@ -75,7 +79,13 @@ class DetailScreen(Screen[None]):
         self.call_after_refresh(self._focus_tab, self.initial_tab)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self._focus_tab(str(event.pane.id))
+        tab = str(event.pane.id)
+        if not event.pane.children:
+            make = next(make for t, _, make in PANES if t == tab)
+            event.pane.mount(make(self.core, self.container_id, self.container_name))
+            self.call_after_refresh(self._focus_tab, tab)
+            return
+        self._focus_tab(tab)
 
     def _focus_tab(self, tab: str) -> None:
         """Give the keys to the tab's main widget, so its bindings work at once."""
