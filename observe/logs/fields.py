@@ -142,11 +142,6 @@ def free_name(key: str, taken: Mapping[str, Any]) -> str:
     return name
 
 
-def _needs_work(key: str, top: bool) -> bool:
-    first = key[:1]
-    return first <= " " or "." in key or (top and first == "_") or (first > "~" and first.isspace())
-
-
 def tidy(obj: dict[str, Any], top: bool = True, depth: int = 1, budget: list[Any] | None = None,
          floats: bool = False) -> dict[str, Any]:
     """``obj`` with dotted keys expanded and refused names renamed (rules 1 and 2), at every depth.
@@ -168,7 +163,8 @@ def tidy(obj: dict[str, Any], top: bool = True, depth: int = 1, budget: list[Any
     dirty = False
     fixed: dict[str, Any] | None = None
     for key, value in obj.items():
-        work = _needs_work(key, top)
+        first = key[:1]  # a dotted, blank or (at the top) underscored name; inline: runs for every key
+        work = first <= " " or "." in key or (top and first == "_") or (first > "~" and first.isspace())
         if work:
             dirty = True
         t = type(value)

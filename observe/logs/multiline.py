@@ -224,9 +224,11 @@ class Merger:
 
     def oldest(self) -> Group | None:
         """The held group whose first line came first (None when none is held)."""
-        if not self.open:
-            return None
-        return min(self.open.values(), key=_seq)
+        best: Group | None = None
+        for group in self.open.values():  # one group per stream: two at most
+            if best is None or group.seq < best.seq:
+                best = group
+        return best
 
     @staticmethod
     def _continues(group: Group, text: str) -> bool:

@@ -404,9 +404,10 @@ class LogPipeline:
         """(feed number, ``prev_position``) of the oldest raw line still held; past the last line when none is."""
         seq = self._seq + 1
         position = self._last_position
-        group = self._merger.oldest() if self._merger.open else None
-        if group is not None:
-            seq, position = group.seq, group.prev_position
+        if self._merger.open:
+            group = self._merger.oldest()
+            if group is not None:
+                seq, position = group.seq, group.prev_position
         joiner = self._joiner
         if joiner.active and joiner.seq < seq:
             seq, position = joiner.seq, joiner.prev_position
@@ -422,12 +423,15 @@ class LogPipeline:
                     return []
         # Each record's position: just before the oldest raw line of what comes after it or is held.
         floor, position = self._watermark()
-        positions: list[LogPosition | None] = [None] * len(groups)
-        for i in range(len(groups) - 1, -1, -1):
-            positions[i] = position
-            group = groups[i]
-            if group.seq < floor:
-                floor, position = group.seq, group.prev_position
+        if len(groups) == 1:  # the common case
+            positions: list[LogPosition | None] = [position]
+        else:
+            positions = [None] * len(groups)
+            for i in range(len(groups) - 1, -1, -1):
+                positions[i] = position
+                group = groups[i]
+                if group.seq < floor:
+                    floor, position = group.seq, group.prev_position
         build = self._builder.build
         out: list[Record] = []
         for group, position in zip(groups, positions, strict=True):
