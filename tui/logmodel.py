@@ -144,8 +144,9 @@ def render_lines(entries: Iterable[LogEntry], timestamps: bool) -> str:
     return "".join(e.line(timestamps) + "\n" for e in entries)
 
 
-ENTRY_OVERHEAD = 600
-"""Bytes an entry costs beyond its raw line (the record's dict, the entry, the deque slot): an estimate."""
+ENTRY_OVERHEAD = 1000
+"""Bytes an entry costs beyond its raw line (the record's dict, the entry, the deque slot): about what
+bench_tui measured (RSS grew ~1 KB per kept record of a short JSON line)."""
 
 
 class LogHistory:
