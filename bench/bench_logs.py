@@ -40,7 +40,8 @@ def measure(reader: str, fmt: str, path: str, container: str) -> dict[str, float
     from observe.logs.apilogs import ApiLogReader
     from observe.logs.formats import render_batch
     from observe.logs.jsonfile import JsonFileReader
-    from observe.logs.normalise import LogPipeline, NormaliseOptions
+    from observe.logs.normalise import NormaliseOptions
+    from observe.logs.pipeline import LogPipeline
 
     engine = Engine(Config())
     info = from_inspect(engine.inspect(container), engine.info())

@@ -27,8 +27,13 @@ sys.path.insert(0, str(ROOT))
 
 from observe.engine.inspect import from_inspect  # noqa: E402
 from observe.logs.formats import FORMATS, render_batch  # noqa: E402
-from observe.logs.normalise import LogPipeline, NormaliseOptions, Record  # noqa: E402
-from observe.model import LogLine, LogPosition  # noqa: E402
+from observe.logs.normalise import NormaliseOptions  # noqa: E402
+from observe.logs.pipeline import LogPipeline  # noqa: E402
+from observe.model import (  # noqa: E402
+    LogLine,
+    LogPosition,
+    Record,
+)
 
 GENERATOR = ROOT.parent / "shared" / "bench" / "gen_jsonfile.py"
 BATCH = 512

@@ -20,7 +20,8 @@ from observe.engine import Engine
 from observe.errors import ContainerNotFound, ObserveError
 from observe.logs.apilogs import ApiLogReader
 from observe.logs.jsonfile import JsonFileReader
-from observe.logs.normalise import LogPipeline, NormaliseOptions
+from observe.logs.normalise import NormaliseOptions
+from observe.logs.pipeline import LogPipeline
 from observe.model import ContainerInfo, LogLine, LogPosition, Record, StreamState
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from observe.engine.inspect import from_inspect
-from observe.logs.normalise import LogPipeline, NormaliseOptions
+from observe.logs.normalise import NormaliseOptions
+from observe.logs.pipeline import LogPipeline
 from observe.model import ContainerInfo, LogLine, LogPosition, Record
 
 T0 = 1_795_573_128_123_456_789  # 2026-11-25T02:18:48.123456789Z

@@ -15,7 +15,8 @@ from jsonschema import Draft202012Validator
 from observe.logs import fields
 from observe.logs.fields import MAX_DEPTH, MAX_FIELDS, OWN_FIELDS, SCHEMA_FILES, record_schema, schema_text
 from observe.logs.formats import render, render_batch
-from observe.logs.normalise import LogPipeline, NormaliseOptions, normalise
+from observe.logs.normalise import NormaliseOptions, normalise
+from observe.logs.pipeline import LogPipeline
 from observe.model import LogLine, LogPosition
 from tests.support.logsamples import T0, make_container
 

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from observe.logs.formats import FORMATS, render_batch
-from observe.logs.normalise import LogPipeline, NormaliseOptions
+from observe.logs.normalise import NormaliseOptions
+from observe.logs.pipeline import LogPipeline
 from observe.model import LogLine, LogPosition, Record
 from tests.support.logsamples import (
     GO_PANIC,

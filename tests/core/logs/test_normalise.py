@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from observe.logs.formats import FORMATS, render
 from observe.logs.levels import canonical_level, detect_level
-from observe.logs.normalise import LogPipeline, NormaliseOptions, normalise
+from observe.logs.normalise import NormaliseOptions, normalise
+from observe.logs.pipeline import LogPipeline
 from observe.model import LEVELS, LogLine, LogPosition
 from observe.timefmt import format_time_ns, parse_time
 from tests.support.logsamples import T0, make_container, run

@@ -1,0 +1,176 @@
+"""Per container: Docker's partial chunks joined, multi-line records merged, each result normalised. Pure.
+
+``LogPipeline`` is the log path's one assembly line: readers feed it raw lines, it gives records
+whose positions never pass a raw line it still holds (``Record.position``).
+"""
+
+from __future__ import annotations
+
+from observe.logs.multiline import (
+    PY_CUT_SHORT,
+    PYTHON,
+    Entry,
+    Group,
+    Merger,
+    PartialJoiner,
+    is_blank,
+)
+from observe.logs.normalise import COUNTER_KINDS, Builder, NormaliseOptions
+from observe.logs.text import clean_text, utf8_len
+from observe.model import ContainerInfo, LogLine, LogPosition, Record
+
+
+class LogPipeline:
+    """Per container: partial joining -> multi-line merging -> normalisation.
+
+    Feed raw lines in the order the reader produced them (both streams through one pipeline).
+    A record may be held until the next line of its stream shows whether it continues;
+    ``flush_due`` releases what waited longer than ``flush_timeout`` and ``flush_all``
+    everything. Records of one stream come out in the order of their first raw line, except
+    that a JSON line comes out at once; a record of the other stream may come out while a
+    group (a stack trace) is held. Each record's ``position`` obeys ``Record.position``: it never passes a
+    raw line still held, so positions never go back from one record to the next.
+
+    ``counters`` holds cumulative counts of ``COUNTER_KINDS``: truncated and invalid_utf8
+    logical lines, partial chunks joined, JSON lines parsed, read only by the lenient parser
+    and ``{...}`` lines that failed, application objects kept whole (too wide or deep) and
+    blank lines dropped (``drop_blank``). Not thread-safe: one pipeline belongs to one reader
+    thread.
+    """
+
+    def __init__(self, container: ContainerInfo, options: NormaliseOptions) -> None:
+        self.options = options
+        self.counters: dict[str, int] = dict.fromkeys(COUNTER_KINDS, 0)
+        self._builder = Builder(container, options, self.counters)
+        self._joiner = PartialJoiner(options.max_line_bytes)
+        self._merger = Merger(options.multiline, options.max_line_bytes)
+        self._last_position: LogPosition | None = None
+        self._seq = 0
+        self._timeout = options.flush_timeout
+        self._strip_ansi = options.strip_ansi
+        self._drop_blank = options.drop_blank
+        self._quick_cap = options.max_line_bytes // 4  # no shorter text can be over the cap
+
+    @property
+    def pending(self) -> bool:
+        """True while some raw line is held (an unfinished partial line or an open group)."""
+        return bool(self._merger.open) or self._joiner.active
+
+    def update_container(self, container: ContainerInfo) -> None:
+        """Use a container's new details (after a rename) for the records still to come."""
+        self._builder = Builder(container, self.options, self.counters)
+
+    def feed(self, line: LogLine, now: float) -> list[Record]:
+        """Take one raw line; return the records it completes (often none or one).
+
+        Args:
+            line: the next raw line of this container.
+            now: monotonic seconds, for the flush timeout.
+        """
+        prev = self._last_position
+        self._last_position = line.position
+        seq = self._seq = self._seq + 1
+        groups: list[Group] = []
+        if not line.partial and not self._joiner.queue:
+            text = line.text
+            truncated = False
+            if (text[-1:] == "\r") or (self._strip_ansi and "\x1b" in text) or len(text) > self._quick_cap:
+                text, truncated = clean_text(text, self.options.strip_ansi, self.options.max_line_bytes)
+                if truncated:
+                    self.counters["truncated"] += 1
+            self._merger.push(
+                Entry(text, line.time_ns, line.stream, line.position, prev, now, 1, line.invalid_utf8, truncated,
+                      seq),
+                groups,
+            )
+        else:
+            if line.partial:
+                self.counters["partial_joined"] += 1
+            entries: list[Entry] = []
+            self._joiner.push(line, now, prev, entries, seq)
+            self._merge(entries, groups)
+        return self._records(groups) if groups else []
+
+    def flush_due(self, now: float) -> list[Record]:
+        """Release what has waited ``flush_timeout`` seconds or more since its last line."""
+        groups: list[Group] = []
+        if self._joiner.active:
+            entries: list[Entry] = []
+            self._joiner.flush_due(now, self._timeout, entries)
+            self._merge(entries, groups)
+        if self._merger.open:
+            self._merger.take_due(now, self._timeout, groups)
+        return self._records(groups) if groups else []
+
+    def flush_all(self) -> list[Record]:
+        """Release everything held, as it stands (container stopped, shutting down)."""
+        groups: list[Group] = []
+        entries: list[Entry] = []
+        self._joiner.flush_all(entries)
+        self._merge(entries, groups)
+        self._merger.take(groups)
+        return self._records(groups) if groups else []
+
+    def _merge(self, entries: list[Entry], groups: list[Group]) -> None:
+        options = self.options
+        counters = self.counters
+        for entry in entries:
+            text, truncated = clean_text(entry.text, options.strip_ansi, options.max_line_bytes)
+            if truncated or entry.truncated:
+                counters["truncated"] += 1
+            entry.text = text
+            entry.truncated = truncated or entry.truncated
+            self._merger.push(entry, groups)
+
+    def _watermark(self) -> tuple[int, LogPosition | None]:
+        """(feed number, ``prev_position``) of the oldest raw line still held; past the last line when none is."""
+        seq = self._seq + 1
+        position = self._last_position
+        if self._merger.open:
+            group = self._merger.oldest()
+            if group is not None:
+                seq, position = group.seq, group.prev_position
+        joiner = self._joiner
+        if joiner.active and joiner.seq < seq:
+            seq, position = joiner.seq, joiner.prev_position
+        return seq, position
+
+    def _records(self, groups: list[Group]) -> list[Record]:
+        if self._drop_blank:
+            kept = [g for g in groups if g.more is not None or not is_blank(g.text)]
+            if len(kept) != len(groups):
+                self.counters["blank_dropped"] += len(groups) - len(kept)
+                groups = kept
+                if not groups:
+                    return []
+        # Each record's position: just before the oldest raw line of what comes after it or is held.
+        floor, position = self._watermark()
+        if len(groups) == 1:  # the common case
+            positions: list[LogPosition | None] = [position]
+        else:
+            positions = [None] * len(groups)
+            for i in range(len(groups) - 1, -1, -1):
+                positions[i] = position
+                group = groups[i]
+                if group.seq < floor:
+                    floor, position = group.seq, group.prev_position
+        build = self._builder.build
+        out: list[Record] = []
+        for group, position in zip(groups, positions, strict=True):
+            more = group.more
+            if more is None:
+                text = group.text
+                doc = build(text, group.time_ns, group.stream, "", group.kind, group.invalid_utf8, group.truncated)
+                nbytes = len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+            else:
+                lines = group.lines()
+                stack = "\n".join(lines)
+                python = group.kind == PYTHON and group.state != PY_CUT_SHORT  # the exception line was reached
+                message = lines[-1] if python else lines[0]
+                doc = build(message, group.time_ns, group.stream, stack, group.kind, group.invalid_utf8,
+                            group.truncated)
+                nbytes = utf8_len(stack)
+            if "log.invalid_utf8" in doc:
+                self.counters["invalid_utf8"] += 1
+            out.append(Record(doc, group.time_ns, doc["log.level"], group.stream, position, group.raw_lines, nbytes))
+        return out
