@@ -158,7 +158,7 @@ def test_three_hosts_metrics_and_logs_meet_in_central_stores(docker_client: dock
             assert all(s["metric"]["host"] == s["metric"]["instance"] for s in info)
             assert {s["metric"]["service"] for s in info} == {f"shop/{name.split('-')[1]}"}
             cpu = wait_for(lambda n=name: (lambda got: got if len(got) == len(HOSTS) else None)(
-                series(central_port, f'container_cpu_usage_seconds_total{{name="{n}", cpu="total"}}')),
+                series(central_port, f'sum by (host) (container_cpu_usage_seconds_total{{name="{n}"}})')),
                 f"{name}'s CPU series from every host", timeout=WAIT)
             assert sorted(s["metric"]["host"] for s in cpu) == sorted(HOSTS)
 
