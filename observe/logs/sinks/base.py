@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from observe.errors import ConfigError, ObserveError
 from observe.logs.formats import FORMATS
 from observe.model import Record
-from observe.units import parse_size
+from observe.units import parse_bool, parse_duration, parse_size
 
 
 class SinkError(ObserveError):
@@ -135,6 +135,34 @@ def query_options(url: str) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
 
 
+def bad(url: str, why: str) -> ConfigError:
+    """The one-line error for a sink URL."""
+    return ConfigError(f"invalid value for --sink {redact(url)}: {why}")
+
+
+def option_bool(url: str, opts: dict[str, str], key: str, default: bool) -> bool:
+    value = opts.get(key)
+    if value is None:
+        return default
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise bad(url, f"{key}={value!r} is not true or false") from None
+
+
+def option_seconds(url: str, opts: dict[str, str], key: str, default: float) -> float:
+    value = opts.get(key)
+    if value is None:
+        return default
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        raise bad(url, f"{key}={value!r} is not a duration (e.g. 10s)") from None
+    if seconds <= 0:
+        raise bad(url, f"{key}={value!r} must be above zero")
+    return seconds
+
+
 def option_size(url: str, opts: dict[str, str], key: str, default: int, least: int = 1024) -> int:
     """A size option (``32KiB``, ``1MB``, ``4096``) of at least ``least`` bytes.
 
@@ -147,15 +175,14 @@ def option_size(url: str, opts: dict[str, str], key: str, default: int, least: i
     try:
         size = parse_size(value)
     except ValueError:
-        raise ConfigError(f"invalid value for --sink {redact(url)}: {key}={value!r} is not a size (e.g. 32KiB)") \
-            from None
+        raise bad(url, f"{key}={value!r} is not a size (e.g. 32KiB)") from None
     if size < least:
-        raise ConfigError(f"invalid value for --sink {redact(url)}: {key}={value!r} is below {least} bytes")
+        raise bad(url, f"{key}={value!r} is below {least} bytes")
     return size
 
 
 def check_format(url: str, value: str) -> str:
     if value not in FORMATS:
         allowed = ", ".join(FORMATS)
-        raise ConfigError(f"invalid value for --sink {redact(url)}: format={value!r} is not one of {allowed}")
+        raise bad(url, f"format={value!r} is not one of {allowed}")
     return value

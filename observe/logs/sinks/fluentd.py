@@ -46,8 +46,18 @@ from urllib.parse import urlsplit
 import msgpack
 
 from observe.logs.formats import _fallback, nest
-from observe.logs.sinks.base import SinkError, check_format, fit_doc, option_size, query_options, redact
-from observe.logs.sinks.net import bad, connect, option_bool, option_seconds, parse_endpoint, peer_closed
+from observe.logs.sinks.base import (
+    SinkError,
+    bad,
+    check_format,
+    fit_doc,
+    option_bool,
+    option_seconds,
+    option_size,
+    query_options,
+    redact,
+)
+from observe.logs.sinks.net import connect, parse_endpoint, peer_closed
 from observe.model import Record
 
 log = logging.getLogger(__name__)

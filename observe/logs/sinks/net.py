@@ -31,40 +31,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from observe.errors import ConfigError
-from observe.logs.sinks.base import SinkError, query_options, redact
+from observe.logs.sinks.base import SinkError, bad, option_bool, option_seconds, query_options, redact
 from observe.model import Record
-from observe.units import parse_bool, parse_duration
 
 log = logging.getLogger(__name__)
-
-def bad(url: str, why: str) -> ConfigError:
-    """The one-line error for a sink URL."""
-    return ConfigError(f"invalid value for --sink {redact(url)}: {why}")
-
-
-def option_bool(url: str, opts: dict[str, str], key: str, default: bool) -> bool:
-    value = opts.get(key)
-    if value is None:
-        return default
-    try:
-        return parse_bool(value)
-    except ValueError:
-        raise bad(url, f"{key}={value!r} is not true or false") from None
-
-
-def option_seconds(url: str, opts: dict[str, str], key: str, default: float) -> float:
-    value = opts.get(key)
-    if value is None:
-        return default
-    try:
-        seconds = parse_duration(value)
-    except ValueError:
-        raise bad(url, f"{key}={value!r} is not a duration (e.g. 10s)") from None
-    if seconds <= 0:
-        raise bad(url, f"{key}={value!r} must be above zero")
-    return seconds
-
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:

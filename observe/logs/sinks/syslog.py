@@ -24,8 +24,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from observe.logs.formats import render, render_batch
-from observe.logs.sinks.base import check_format, fit_doc, option_size, query_options
-from observe.logs.sinks.net import StreamSink, bad, parse_endpoint
+from observe.logs.sinks.base import bad, check_format, fit_doc, option_size, query_options
+from observe.logs.sinks.net import StreamSink, parse_endpoint
 from observe.model import Record
 from observe.timefmt import format_time_ns
 

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from observe.logs.formats import render, render_lines
-from observe.logs.sinks.base import check_format, fit_doc, option_size, query_options
-from observe.logs.sinks.net import StreamSink, bad, parse_endpoint
+from observe.logs.sinks.base import bad, check_format, fit_doc, option_size, query_options
+from observe.logs.sinks.net import StreamSink, parse_endpoint
 from observe.model import Record
 
 _KNOWN = {"format", "timeout", "ca", "cert", "key", "verify", "max_record_bytes"}
