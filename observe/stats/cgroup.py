@@ -202,7 +202,7 @@ class CgroupReader:
             raise ContainerGone(f"cgroup {mem} is gone")
         percpu = parse_percpu(f.read(cpuacct + "/cpuacct.usage_percpu")) if self.percpu else None
         # cpuacct.usage is the sum of the per-CPU figures: one read fewer when those are read anyway
-        usage_ns: float | None = sum(percpu) * NS if percpu else f.read_int(cpuacct + "/cpuacct.usage")
+        usage_ns: int | None = sum(percpu) if percpu else f.read_int(cpuacct + "/cpuacct.usage")
         ticks = parse_flat_keyed(f.read(cpuacct + "/cpuacct.stat"))
         cpu = paths.dir("cpu")
         cfs = parse_flat_keyed(f.read(cpu + "/cpu.stat")) if cpu is not None else {}
@@ -226,7 +226,7 @@ class CgroupReader:
             cpu_cfs_throttled_seconds=cfs["throttled_time"] / NS if "throttled_time" in cfs else None,
             cpu_cfs_burst_periods=cfs.get("nr_bursts"),
             cpu_cfs_burst_seconds=cfs["burst_time"] / NS if "burst_time" in cfs else None,
-            cpu_percpu_seconds=percpu,
+            cpu_percpu_seconds=None if percpu is None else tuple(ns / NS for ns in percpu),
             memory_usage_bytes=usage,
             memory_working_set_bytes=_working_set(usage, stat.get("total_inactive_file")),
             memory_rss_bytes=stat.get("total_rss"),

@@ -229,12 +229,12 @@ def parse_pressure(text: str | None) -> tuple[float, float | None] | None:
     return totals["some"], totals.get("full")
 
 
-def parse_percpu(text: str | None) -> tuple[float, ...] | None:
-    """cgroup v1 ``cpuacct.usage_percpu``: nanoseconds per CPU on one line, as seconds."""
+def parse_percpu(text: str | None) -> tuple[int, ...] | None:
+    """cgroup v1 ``cpuacct.usage_percpu``: nanoseconds per CPU on one line (integers, so their sum is exact)."""
     if not text:
         return None
     try:
-        return tuple(int(v) / 1e9 for v in text.split())
+        return tuple(int(v) for v in text.split())
     except ValueError:
         return None
 
