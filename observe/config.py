@@ -188,7 +188,7 @@ OPTIONS: tuple[Option, ...] = (
            "log reader: json-file files when local, else the engine API (auto)", "READER"),
     Option("read_from_head", _bool, False,
            "on the first start, read containers already running from their first line (not from now)", "BOOL"),
-    Option("workers", _count, 1,
+    Option("workers", _count, 0,
            "observe run: processes that share the followed containers (0: one per core; 1: all in one)", "N"),
     Option("json_key", _text, "", "key under which an app's extra JSON fields go (empty: top level)", "KEY"),
     Option("stdout_level", _level, "info", "log.level of stdout lines that name no level", "LEVEL"),
@@ -257,7 +257,7 @@ class Config:
     output_format: str = "logstash"
     reader: str = "auto"
     read_from_head: bool = False
-    workers: int = 1
+    workers: int = 0
     json_key: str = ""
     stdout_level: str = "info"
     stderr_level: str = "error"

@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from observe import __version__
+from observe import __version__, termination
 from observe.cli import dashboards, exporter, info, logs, tui
-from observe.cli.common import COMMANDS
+from observe.cli.common import COMMANDS, STOPPABLE
 from observe.config import OPTIONS, load_config
 from observe.errors import ConfigError, ObserveError
 from observe.logs.workers import SHARD_ENV
@@ -71,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
+    if args.command not in STOPPABLE:
+        termination.release()  # only the commands that wait for SIGTERM keep one sent during start-up
     flags: dict[str, Any] = {o.name: getattr(args, o.name) for o in OPTIONS if hasattr(args, o.name)}
     try:
         config = load_config(flags, config_file=getattr(args, "config", None))

@@ -15,19 +15,28 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from observe import termination
 from observe.config import Config
 
 Handler = Callable[[argparse.Namespace, Config], int]
 ArgsAdder = Callable[[argparse.ArgumentParser], None]
 COMMANDS: dict[str, tuple[str, ArgsAdder, Handler]] = {}
+STOPPABLE: set[str] = set()
+"""Commands that stop cleanly on SIGTERM (through ``stop_signal``), also one sent during start-up."""
 
 
-def command(name: str, help: str) -> Callable[[ArgsAdder], Callable[[Handler], Handler]]:  # noqa: A002 - argparse's word
-    """Register a subcommand: a function adding its arguments, then its handler."""
+def command(name: str, help: str, *, stoppable: bool = False  # noqa: A002 - argparse's word
+            ) -> Callable[[ArgsAdder], Callable[[Handler], Handler]]:
+    """Register a subcommand: a function adding its arguments, then its handler.
+
+    ``stoppable``: the command waits for SIGTERM through ``stop_signal`` (see ``observe.termination``).
+    """
 
     def with_args(add_args: ArgsAdder) -> Callable[[Handler], Handler]:
         def with_handler(handler: Handler) -> Handler:
             COMMANDS[name] = (help, add_args, handler)
+            if stoppable:
+                STOPPABLE.add(name)
             return handler
 
         return with_handler
@@ -37,9 +46,14 @@ def command(name: str, help: str) -> Callable[[ArgsAdder], Callable[[Handler], H
 
 @contextlib.contextmanager
 def stop_signal() -> Iterator[threading.Event]:
-    """An event set by SIGTERM (and Ctrl-C), for the long-running commands' main loops."""
+    """An event set by SIGTERM (and Ctrl-C), for the long-running commands' main loops.
+
+    Already set when a SIGTERM came during start-up (``observe.termination``).
+    """
     done = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: done.set())
+    if termination.REQUESTED.is_set():
+        done.set()
     try:
         yield done
     finally:

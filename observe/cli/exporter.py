@@ -28,7 +28,8 @@ def _exporter_args(p: argparse.ArgumentParser) -> None:
     """No options of its own: --listen, --interval, --label-allowlist, --web-* and --autoscale-* are common options."""
 
 
-@command("exporter", "serve Prometheus metrics of the selected containers on --listen until SIGTERM/Ctrl-C")(
+@command("exporter", "serve Prometheus metrics of the selected containers on --listen until SIGTERM/Ctrl-C",
+         stoppable=True)(
     _exporter_args)
 def cmd_exporter(args: argparse.Namespace, config: Config) -> int:
     from exporters import start_exporting

@@ -183,7 +183,8 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-exporter", action="store_true", help="collect logs only; no stats sampler or /metrics")
 
 
-@command("run", "the collector: every selected container's logs to the sinks, plus the Prometheus exporter")(_run_args)
+@command("run", "the collector: every selected container's logs to the sinks, plus the Prometheus exporter",
+         stoppable=True)(_run_args)
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     check_sinks(config.sink, config.output_format)  # a bad sink fails before the engine is asked
     shard = (0, 1)

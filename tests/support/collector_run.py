@@ -25,6 +25,7 @@ class CollectorProcess:
         self.extra = extra
         self.reader = reader
         self.proc: subprocess.Popen[bytes] | None = None
+        self._since = 0
 
     def start(self) -> None:
         args = [
@@ -33,13 +34,22 @@ class CollectorProcess:
             "--label-selector", f"observe.test.case={self.case}", "--read-from-head", "--reader", self.reader,
             "--flush-timeout", "300ms", *self.extra,
         ]
+        self._since = len(self.stderr())  # this run's own logs start here (a restart appends)
         with open(self.stderr_path, "ab") as err:
             # Its own process group: ``--workers`` children are frozen and killed with it.
             self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
 
-    def wait_ready(self) -> None:
-        """Until the collector says it runs (its inventory listed, its followers started)."""
-        wait_for(lambda: '"CollectorStarted"' in self.stderr(), "observe run started")
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until this run of the collector says it runs: every worker process (one without ``--workers``)
+        has listed its inventory and started its followers."""
+
+        def ready() -> bool:
+            own = self.stderr()[self._since:]
+            workers = [json.loads(line) for line in own.splitlines() if '"WorkersStarted"' in line]
+            expected = int(workers[-1].get("workers", 1)) if workers else 1
+            return own.count('"CollectorStarted"') >= expected
+
+        wait_for(ready, "observe run started", timeout=timeout)
 
     def freeze(self) -> None:
         """SIGSTOP to the collector and its workers: they see nothing until ``thaw``, as collectors far behind would."""

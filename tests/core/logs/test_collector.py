@@ -104,6 +104,7 @@ def test_rotation_under_load_loses_nothing(collector: CollectorProcess, containe
     script = ("i=0; while [ $i -lt 100 ]; do seq $((i*2000)) $((i*2000+1999)); i=$((i+1)); usleep 100000; done; "
               "echo done; sleep 600")
     collector.start()
+    collector.wait_ready()  # a log rotated away before the collector runs is gone for any collector
     containers.run("rotating", script, log_config={"type": "json-file", "config": {"max-size": "1m",
                                                                                    "max-file": "5"}})
     name = containers.name("rotating")
@@ -119,11 +120,13 @@ def test_sigkill_loses_nothing_and_sigterm_repeats_nothing(collector: CollectorP
                                                            containers: Containers) -> None:
     script = 'i=0; while [ $i -lt 3000 ]; do echo "n=$i"; i=$((i+1)); usleep 1000; done; echo end; sleep 600'
     collector.start()
+    collector.wait_ready()
     containers.run("durable", script)
     name = containers.name("durable")
     wait_for(lambda: len(collector.messages(name)) > 300, "some lines collected")
     collector.stop(signal.SIGKILL)
     collector.start()
+    collector.wait_ready()
     wait_for(lambda: len(collector.messages(name)) > 1500 and "end" not in collector.messages(name),
              "more lines after the SIGKILL restart")
     assert collector.stop(signal.SIGTERM) == 0
@@ -147,6 +150,7 @@ def test_api_reader_across_rotation_loses_and_repeats_nothing(tmp_path: Path, co
               "echo done; sleep 600")
     try:
         collector.start()
+        collector.wait_ready()
         containers.run("api-rotating", script, log_config={"type": "json-file", "config": {"max-size": "1m",
                                                                                            "max-file": "5"}})
         name = containers.name("api-rotating")
