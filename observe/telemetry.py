@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+from observe.model import Record
 
 FLAG_KINDS = ("truncated", "invalid_utf8", "dropped", "lost", "partial_joined", "json_parsed", "json_failed",
               "engine_duplicate")
@@ -38,6 +40,24 @@ class LogCounters:
         with self._lock:
             self._lines[key] += lines
             self._bytes[key] += nbytes
+
+    def add_records(self, container_id: str, records: Iterable[Record]) -> None:
+        """``add_record`` for many records of one container: summed first, then one locked update per key."""
+        lines: dict[tuple[str, str], int] = {}
+        nbytes: dict[tuple[str, str], int] = {}
+        for r in records:
+            key = (r.level, r.stream)
+            if key in lines:
+                lines[key] += r.lines
+                nbytes[key] += r.nbytes
+            else:
+                lines[key] = r.lines
+                nbytes[key] = r.nbytes
+        with self._lock:
+            for (level, stream), n in lines.items():
+                full = (container_id, level or "unknown", stream)
+                self._lines[full] += n
+                self._bytes[full] += nbytes[(level, stream)]
 
     def add_flag(self, container_id: str, kind: str, n: int = 1) -> None:
         if n:

@@ -133,8 +133,7 @@ class Collector:
         """Counters, then delivery in batches; runs on the follow's thread."""
         counters = self.counters
         cid = follow.container.id
-        for r in records:
-            counters.add_record(cid, r.level, r.stream, r.nbytes, r.lines)
+        counters.add_records(cid, records)
         reported = self._reported.setdefault(id(follow), dict.fromkeys(follow.pipeline.counters, 0))
         totals = dict(follow.pipeline.counters)
         totals["engine_duplicate"] = follow.duplicates  # lines the engine sent twice, dropped

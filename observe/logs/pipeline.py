@@ -126,10 +126,15 @@ class LogPipeline:
         """(feed number, ``prev_position``) of the oldest raw line still held; past the last line when none is."""
         seq = self._seq + 1
         position = self._last_position
-        if self._merger.open:
-            group = self._merger.oldest()
-            if group is not None:
-                seq, position = group.seq, group.prev_position
+        held = self._merger.open
+        if held:
+            if len(held) == 1:
+                for group in held.values():
+                    seq, position = group.seq, group.prev_position
+            else:
+                oldest = self._merger.oldest()
+                if oldest is not None:
+                    seq, position = oldest.seq, oldest.prev_position
         joiner = self._joiner
         if joiner.active and joiner.seq < seq:
             seq, position = joiner.seq, joiner.prev_position
@@ -145,7 +150,16 @@ class LogPipeline:
                     return []
         # Each record's position: just before the oldest raw line of what comes after it or is held.
         floor, position = self._watermark()
-        if len(groups) == 1:  # the common case
+        if len(groups) == 1:  # the common case: one line, one record
+            group = groups[0]
+            if group.more is None:
+                text = group.text
+                doc = self._builder.build(text, group.time_ns, group.stream, "", group.kind, group.invalid_utf8,
+                                          group.truncated)
+                if "log.invalid_utf8" in doc:
+                    self.counters["invalid_utf8"] += 1
+                return [Record(doc, group.time_ns, doc["log.level"], group.stream, position, group.raw_lines,
+                               len(text) if text.isascii() else len(text.encode("utf-8", "replace")))]
             positions: list[LogPosition | None] = [position]
         else:
             positions = [None] * len(groups)
