@@ -52,7 +52,9 @@ def output_tail(output: str, lines: int = OUTPUT_LINES, chars: int = OUTPUT_CHAR
     return f"[… the first {left:,} characters are left out: run it with exec (E) to page it …]\n{tail}"
 
 
-CONTAINER_ONLY = frozenset({"exec", "exec_command", "run", "act", "pause", "open"})
+KEY_NAMES = {"question_mark": "?", "slash": "/", "exclamation_mark": "!"}
+"""How the help writes keys whose Textual names are words."""
+CONTAINER_ONLY = frozenset({"exec", "exec_command", "run", "act", "pause", "open", "service", "mark"})
 
 
 class ObserveApp(App[None]):
@@ -270,7 +272,7 @@ class ObserveApp(App[None]):
         for b in getattr(owner, "BINDINGS", []):
             if not isinstance(b, Binding) or not allowed(b.action):
                 continue
-            keys = ", ".join(k.replace("question_mark", "?").replace("slash", "/") for k in b.key.split(","))
+            keys = ", ".join(KEY_NAMES.get(k, k) for k in b.key.split(","))
             out.append((keys, b.description or b.action))
         return out
 
@@ -285,6 +287,12 @@ class ObserveApp(App[None]):
                         ("Inspect tab", self._bindings_of(InspectPane, allowed))]
         else:
             sections = [("Containers", self._bindings_of(ContainersScreen, allowed))]
+            if not self.read_only:
+                sections.append(("Several containers", [
+                    ("space, u", "mark a row / unmark all: r s S k d p then act on every marked container"),
+                    ("r, s on a header", "grouped (g): restart / stop every container of that group"),
+                    ("R, T", "restart / stop every replica of the service under the cursor"),
+                    ("", "each asks first, skips those whose state does not allow it, shows progress in STATE")]))
         sections.append(("Everywhere", [("ctrl+p", "command palette"), ("ctrl+q", "quit"), ("escape", "back")]))
         self.push_screen(HelpScreen(sections))
 
