@@ -45,7 +45,7 @@ class ContainersScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
         Binding("enter", "open", "Open"),
         Binding("slash", "filter", "Filter"),
-        Binding("exclamation_mark", "problems", "Problems only"),
+        Binding("exclamation_mark", "problems", "Problems only", show=False),
         Binding("w", "worst_first", "Problems first (worst first, then the sort)", show=False),
         Binding("a", "toggle_stopped", "All"),
         Binding("g", "toggle_group", "Group"),
