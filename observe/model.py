@@ -75,6 +75,7 @@ class ContainerInfo:
     cpu_period: int
     cpu_shares: int
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    oom_killed: bool = False  # State.OOMKilled: the kernel's OOM killer ended the last run
 
     @property
     def short_id(self) -> str:

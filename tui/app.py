@@ -18,9 +18,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from observe.errors import ObserveError
+from tui.actions import PENDING, VALID_VERBS, ActionTracker, Batch, plan, verb_allowed
 from tui.bridge import ChangeBridge, ContainersChanged
 from tui.coreview import CoreView
-from tui.messages import ActOn, ExecPrompt, ExecShell, OpenDetail, RunPrompt
+from tui.messages import ActOn, ActOnMany, ExecPrompt, ExecShell, OpenDetail, RunPrompt
 from tui.modals import ConfirmScreen, HelpScreen, PromptScreen, TextScreen
 from tui.panes import TABS, InspectPane, LogsPane
 from tui.rows import COLUMNS
@@ -28,20 +29,9 @@ from tui.screens.containers import ContainersScreen
 from tui.screens.detail import DetailScreen
 from tui.terminal import bridge
 
-__all__ = ["CoreView", "ObserveApp", "make_app"]
+__all__ = ["PENDING", "VALID_VERBS", "CoreView", "ObserveApp", "make_app", "verb_allowed"]
 
 ACTION_VERBS = ("start", "stop", "restart", "pause", "unpause", "kill", "remove")
-VALID_VERBS: dict[str, frozenset[str]] = {
-    "running": frozenset({"stop", "restart", "pause", "kill", "remove"}),
-    "paused": frozenset({"unpause", "stop", "restart", "kill", "remove"}),
-    "restarting": frozenset({"stop", "kill", "remove"}),
-    "created": frozenset({"start", "remove"}),
-    "exited": frozenset({"start", "restart", "remove"}),
-    "dead": frozenset({"remove"}),
-}
-"""The actions that make sense in each container state (an unknown state allows them all)."""
-PENDING = {"start": "starting", "stop": "stopping", "restart": "restarting", "pause": "pausing",
-           "unpause": "unpausing", "kill": "killing", "remove": "removing"}
 
 
 OUTPUT_LINES = 2000
@@ -62,11 +52,9 @@ def output_tail(output: str, lines: int = OUTPUT_LINES, chars: int = OUTPUT_CHAR
     return f"[… the first {left:,} characters are left out: run it with exec (E) to page it …]\n{tail}"
 
 
-def verb_allowed(state: str, verb: str) -> bool:
-    """Whether ``verb`` applies to a container in ``state``."""
-    valid = VALID_VERBS.get(state)
-    return valid is None or verb in valid
-CONTAINER_ONLY = frozenset({"exec", "exec_command", "run", "act", "pause", "open"})
+KEY_NAMES = {"question_mark": "?", "slash": "/", "exclamation_mark": "!"}
+"""How the help writes keys whose Textual names are words."""
+CONTAINER_ONLY = frozenset({"exec", "exec_command", "run", "act", "pause", "open", "service", "mark"})
 
 
 class ObserveApp(App[None]):
@@ -90,7 +78,8 @@ class ObserveApp(App[None]):
         self.core = core
         self.clock = clock or (lambda: datetime.now(UTC))
         self.refresh_interval = refresh_interval
-        self.main = ContainersScreen(core, self.clock)
+        self.tracker = ActionTracker()
+        self.main = ContainersScreen(core, self.clock, self.tracker)
         self._bridge: ChangeBridge | None = None
 
     @property
@@ -135,6 +124,9 @@ class ObserveApp(App[None]):
     def on_act_on(self, message: ActOn) -> None:
         self.confirm_action(message.container_id, message.verb)
 
+    def on_act_on_many(self, message: ActOnMany) -> None:
+        self.confirm_many(message.container_ids, message.verb, message.scope)
+
     # -- container operations (shared by the screens and the palette) -------------------
     def open_detail(self, container_id: str, tab: str = "logs") -> None:
         self.push_screen(DetailScreen(self.core, container_id, tab if tab in TABS else "logs"))
@@ -167,12 +159,60 @@ class ObserveApp(App[None]):
         self.push_screen(ConfirmScreen(question), answered)
 
     def _act(self, container_id: str, name: str, verb: str) -> None:
+        self.tracker.start(container_id, verb)
+        self.call_from_thread(self.main.refresh_table)
         try:
             self.core.action(container_id, verb)
         except ObserveError as err:
+            self.tracker.finish(container_id, verb, str(err))
+            self.call_from_thread(self.main.refresh_table)
             self.call_from_thread(self.notify, str(err), title=f"{verb} failed", severity="error")
             return
+        self.tracker.finish(container_id, verb)
+        self.call_from_thread(self.main.refresh_table)
         self.call_from_thread(self.notify, f"{verb}: {name} done")
+
+    def confirm_many(self, container_ids: Sequence[str], verb: str, scope: str) -> None:
+        """Ask, naming what will happen, then apply ``verb`` to those of the containers whose state allows it.
+
+        Each runs in its own worker (a slow stop does not hold the others back); each row shows
+        ``stopping…`` and then its outcome; one notification sums up (ok, failed with the engine's
+        error, skipped because of their state).
+        """
+        if self.read_only:
+            self.notify("read-only mode: actions are disabled", severity="warning")
+            return
+        known = [c for c in (self.core.inventory.get(cid) for cid in container_ids) if c is not None]
+        chosen = plan(verb, scope, known)
+        if not chosen.apply:
+            self.notify(f"cannot {verb} {scope}: {chosen.skipped_text() or 'no containers'}", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            batch = Batch(chosen)
+            for c in chosen.apply:
+                self.tracker.start(c.id, verb)
+                self.run_worker(lambda c=c: self._act_in(batch, c.id, c.name), thread=True,
+                                name=f"{verb} {c.name}", group="actions")
+            self.main.refresh_table()
+
+        self.push_screen(ConfirmScreen(chosen.question()), answered)
+
+    def _act_in(self, batch: Batch, container_id: str, name: str) -> None:
+        verb = batch.plan.verb
+        error = ""
+        try:
+            self.core.action(container_id, verb)
+        except ObserveError as err:
+            error = str(err) or type(err).__name__
+        self.tracker.finish(container_id, verb, error)
+        last = batch.done(name, error)
+        self.call_from_thread(self.main.refresh_table)
+        if last:
+            self.call_from_thread(self.notify, batch.summary(), title=f"{verb} {batch.plan.scope}",
+                                  severity="error" if batch.failed else "information", timeout=10)
 
     def exec_shell(self, container_id: str, argv: Sequence[str] | None = None) -> None:
         """Suspend the TUI and open a shell (or ``argv``) in the container with a real terminal."""
@@ -232,7 +272,7 @@ class ObserveApp(App[None]):
         for b in getattr(owner, "BINDINGS", []):
             if not isinstance(b, Binding) or not allowed(b.action):
                 continue
-            keys = ", ".join(k.replace("question_mark", "?").replace("slash", "/") for k in b.key.split(","))
+            keys = ", ".join(KEY_NAMES.get(k, k) for k in b.key.split(","))
             out.append((keys, b.description or b.action))
         return out
 
@@ -247,6 +287,12 @@ class ObserveApp(App[None]):
                         ("Inspect tab", self._bindings_of(InspectPane, allowed))]
         else:
             sections = [("Containers", self._bindings_of(ContainersScreen, allowed))]
+            if not self.read_only:
+                sections.append(("Several containers", [
+                    ("space, u", "mark a row / unmark all: r s S k d p then act on every marked container"),
+                    ("r, s on a header", "grouped (g): restart / stop every container of that group"),
+                    ("R, T", "restart / stop every replica of the service under the cursor"),
+                    ("", "each asks first, skips those whose state does not allow it, shows progress in STATE")]))
         sections.append(("Everywhere", [("ctrl+p", "command palette"), ("ctrl+q", "quit"), ("escape", "back")]))
         self.push_screen(HelpScreen(sections))
 
@@ -287,6 +333,10 @@ class ObserveApp(App[None]):
                             main.action_toggle_stopped)
         yield SystemCommand("Group by service", "group rows by service, with totals", main.action_toggle_group)
         yield SystemCommand("Filter containers", "type words or label selectors", main.action_filter)
+        yield SystemCommand("Problems only", "OOM-killed, exited non-zero, restarting or unhealthy (again: all)",
+                            main.action_problems)
+        yield SystemCommand("Problems first", "sort the worst problems first, then by the sort column",
+                            main.action_worst_first)
         for col in COLUMNS:
             yield SystemCommand(f"Sort by {col.title.lower()}", "sort the containers table (again: reverse)",
                                 lambda key=col.key, numeric=col.numeric: main.sort_by(

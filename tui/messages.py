@@ -49,3 +49,16 @@ class ActOn(ContainerRequest):
     def __init__(self, container_id: str, verb: str) -> None:
         super().__init__(container_id)
         self.verb = verb
+
+
+class ActOnMany(Message):
+    """Apply an engine action to several containers (the marked ones, or a service's replicas) after asking.
+
+    ``scope`` names the choice in the confirmation (``3 marked containers``, ``service shop/web``).
+    """
+
+    def __init__(self, container_ids: Sequence[str], verb: str, scope: str) -> None:
+        super().__init__()
+        self.container_ids = tuple(container_ids)
+        self.verb = verb
+        self.scope = scope

@@ -19,6 +19,7 @@ from observe.stats.limits import inspect_limits
 from observe.stats.sample import IGNORED_INTERFACE_PREFIXES, Sample, rate
 from observe.stats.snapshot import ContainerStats, StatsSnapshot
 from observe.units import format_bytes, format_duration
+from tui.triage import PROBLEM_WORDS, fmt_cpu, problem, problem_rank, state_label, throttled_fraction
 
 SPARK = "▁▂▃▄▅▆▇█"
 HISTORY_POINTS = 12
@@ -43,6 +44,11 @@ class Row:
     rx_rate: float | None = None  # bytes per second
     tx_rate: float | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    exit_code: int = 0
+    oom_killed: bool = False
+    group: str = ""  # the service it is a replica of; "" for a standalone container
+    cpu_limit: float | None = None  # cores (quota / period); None without a quota
+    throttled: float | None = None  # share of CFS periods throttled in the last interval
 
     @property
     def short_id(self) -> str:
@@ -51,6 +57,22 @@ class Row:
     @property
     def running(self) -> bool:
         return self.state in RUNNING_STATES
+
+    @property
+    def problem(self) -> str:
+        """Its worst problem (``tui.triage.PROBLEMS``), or ``""``."""
+        return problem(self.state, self.health, self.exit_code, self.oom_killed)
+
+    @property
+    def problem_rank(self) -> int:
+        return problem_rank(self.problem)
+
+    @property
+    def cpu_load(self) -> float | None:
+        """What the CPU column sorts by: percent of the limit with one, else percent of one core."""
+        if self.cpu is None:
+            return None
+        return self.cpu / self.cpu_limit if self.cpu_limit else self.cpu
 
 
 # -- numbers from samples ------------------------------------------------------------------
@@ -113,14 +135,21 @@ def make_row(container: ContainerInfo, stats: ContainerStats | None, now: dateti
         "uptime": container.uptime(now),
         "labels": container.labels,
         "mem_limit": inspect_limits(container).memory_bytes or None,
+        "cpu_limit": inspect_limits(container).cpu_cores or None,
+        "exit_code": container.exit_code,
+        "oom_killed": container.oom_killed,
+        "group": "" if container.service.kind == "container" else container.service.name,
     }
     if stats is None or not container.running:
         return Row(**base)
     history = stats.history
     latest = stats.latest
     cpu = _last_rate(history, lambda s: s.cpu_usage_seconds)
+    recent = history[-2:]
     return Row(
-        **{**base, "mem_limit": stats.limits.memory_bytes or None},
+        **{**base, "mem_limit": stats.limits.memory_bytes or None, "cpu_limit": stats.limits.cpu_cores or None},
+        throttled=throttled_fraction([s.cpu_cfs_periods for s in recent],
+                                     [s.cpu_cfs_throttled_periods for s in recent]),
         cpu=None if cpu is None else 100.0 * cpu,
         cpu_history=tuple(cpu_percent_series(history[-(HISTORY_POINTS + 1):])),
         mem_used=memory_used(latest),
@@ -137,26 +166,32 @@ def make_rows(containers: Iterable[ContainerInfo], snapshot: StatsSnapshot, now:
 # -- columns and sorting -------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A table column: its key (also the sort key's name), title, and how to sort by it."""
+    """A table column: its key (also the sort key's name), title, how to sort by it, and its priority.
+
+    ``priority`` decides which columns stay when the terminal is narrow: lower is kept longer
+    (``tui.layout.fit_columns``); NAME, STATE, CPU and MEMORY come before every other column.
+    """
 
     key: str
     title: str
     sort_value: Callable[[Row], Any]
     numeric: bool = False
+    priority: int = 9
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("name", "NAME", lambda r: r.name),
-    Column("service", "SERVICE", lambda r: r.service),
-    Column("image", "IMAGE", lambda r: r.image),
-    Column("state", "STATE", lambda r: (r.state, r.health)),
-    Column("cpu", "CPU %", lambda r: r.cpu, numeric=True),
-    Column("history", "CPU HISTORY", lambda r: sum(r.cpu_history) if r.cpu_history else None, numeric=True),
-    Column("memory", "MEMORY", lambda r: r.mem_used, numeric=True),
-    Column("rx", "NET RX/s", lambda r: r.rx_rate, numeric=True),
-    Column("tx", "NET TX/s", lambda r: r.tx_rate, numeric=True),
-    Column("restarts", "RESTARTS", lambda r: r.restarts, numeric=True),
-    Column("uptime", "UPTIME", lambda r: r.uptime, numeric=True),
+    Column("name", "NAME", lambda r: r.name, priority=0),
+    Column("service", "SERVICE", lambda r: r.service, priority=6),
+    Column("image", "IMAGE", lambda r: r.image, priority=10),
+    Column("state", "STATE", lambda r: (r.state, r.health), priority=1),
+    Column("cpu", "CPU", lambda r: r.cpu_load, numeric=True, priority=2),
+    Column("history", "CPU HISTORY", lambda r: sum(r.cpu_history) if r.cpu_history else None, numeric=True,
+           priority=7),
+    Column("memory", "MEMORY", lambda r: r.mem_used, numeric=True, priority=3),
+    Column("rx", "NET RX/s", lambda r: r.rx_rate, numeric=True, priority=8),
+    Column("tx", "NET TX/s", lambda r: r.tx_rate, numeric=True, priority=9),
+    Column("restarts", "RESTARTS", lambda r: r.restarts, numeric=True, priority=4),
+    Column("uptime", "UPTIME", lambda r: r.uptime, numeric=True, priority=5),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 _BY_KEY = {c.key: c for c in COLUMNS}
@@ -167,15 +202,23 @@ def column(key: str) -> Column:
     return _BY_KEY[key]
 
 
-def sort_rows(rows: Iterable[Row], key: str, descending: bool = False) -> list[Row]:
-    """Rows sorted by a column; unknown values (None) always last; ties broken by name then id."""
+def sort_rows(rows: Iterable[Row], key: str, descending: bool = False, problems_first: bool = False) -> list[Row]:
+    """Rows sorted by a column; unknown values (None) always last; ties broken by name then id.
+
+    With ``problems_first`` the worst problems come first (OOM-killed, exited non-zero, restarting,
+    unhealthy, then the rest), each of those bands in the column's order.
+    """
     get = column(key).sort_value
+    rows = list(rows)
     known = [r for r in rows if get(r) is not None]
     unknown = [r for r in rows if get(r) is None]
     known.sort(key=lambda r: (r.name, r.id))
     known.sort(key=get, reverse=descending)
     unknown.sort(key=lambda r: (r.name, r.id))
-    return known + unknown
+    out = known + unknown
+    if problems_first:
+        out.sort(key=lambda r: r.problem_rank)
+    return out
 
 
 # -- filtering -----------------------------------------------------------------------------
@@ -185,6 +228,8 @@ class RowFilter:
 
     Words are matched (case-insensitively, all of them) against name, image, service and short
     id, and as a whole against the state and health (``exited``, ``unhealthy``, ``restarting``);
+    ``problems`` keeps the containers in trouble (``tui.triage``: OOM-killed, exited non-zero,
+    restarting, unhealthy);
     ``!word`` keeps the rows a word does not match. A word with ``=`` (``app=web``,
     ``tier!=db``), or one written ``label:KEY`` / ``label:!KEY``, is a label selector clause.
     ``error`` is set when the selector part does not parse; the filter then matches on the
@@ -223,6 +268,8 @@ class RowFilter:
         status = {row.state.lower(), row.health.lower()}
 
         def hit(word: str) -> bool:
+            if word in PROBLEM_WORDS:
+                return bool(row.problem)
             return word in hay or word in status
 
         return all(hit(w) for w in self.words) and not any(hit(w) for w in self.without)
@@ -235,12 +282,28 @@ def filter_rows(rows: Iterable[Row], text: str, include_stopped: bool = True) ->
 
 
 # -- grouping ------------------------------------------------------------------------------
+STANDALONE = "standalone"
+"""The title of the group of containers that belong to no service."""
+
+
 @dataclass(frozen=True, slots=True)
 class Group:
-    """Containers of one service, with totals over those that report a value."""
+    """Containers of one service (or every standalone container), with totals over those that report a value.
 
-    service: str
+    ``key`` is the service's name, ``""`` for the standalone group; ``title`` is what the header shows.
+    """
+
+    key: str
     rows: tuple[Row, ...]
+
+    @property
+    def title(self) -> str:
+        return self.key or STANDALONE
+
+    @property
+    def row_key(self) -> str:
+        """The table's key of the group's header row."""
+        return f"group:{self.key}"
 
     @property
     def running(self) -> int:
@@ -272,11 +335,15 @@ class Group:
 
 
 def group_rows(rows: Iterable[Row]) -> list[Group]:
-    """Rows grouped by service, groups by service name, rows keeping their order within a group."""
+    """Rows grouped by service, every standalone container in one group, rows keeping their order.
+
+    Groups come in the order of their best member in ``rows`` (already sorted): a group ranks where
+    its first row does, so the active sort orders the groups too.
+    """
     groups: dict[str, list[Row]] = {}
     for r in rows:
-        groups.setdefault(r.service, []).append(r)
-    return [Group(name, tuple(groups[name])) for name in sorted(groups)]
+        groups.setdefault(r.group, []).append(r)
+    return [Group(key, tuple(members)) for key, members in groups.items()]
 
 
 # -- formatting ----------------------------------------------------------------------------
@@ -317,5 +384,11 @@ def fmt_duration(seconds: float | None) -> str:
     return format_duration(seconds, "-")
 
 
-def fmt_state(state: str, health: str) -> str:
-    return f"{state} ({health})" if health else state
+def fmt_state(row: Row) -> str:
+    """``exited (137) OOM``, ``restarting (3)``, ``running (unhealthy)`` (see ``tui.triage.state_label``)."""
+    return state_label(row.state, row.health, row.exit_code, row.oom_killed, row.restarts)
+
+
+def fmt_row_cpu(row: Row) -> str:
+    """``12.3%`` of a core, or ``90% of 0.5`` of the limit, with `` thr 40%`` when throttled."""
+    return fmt_cpu(row.cpu, row.cpu_limit, row.throttled)

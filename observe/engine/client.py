@@ -127,6 +127,20 @@ class Engine:
         )
         return Stream(stream._stream, dedicate(stream._response))
 
+    def past_events(self, since: float, until: float, container: str = "") -> list[dict[str, Any]]:
+        """The container events the engine still holds between two unix times, oldest first (the call ends).
+
+        The engine keeps a bounded number of past events in memory, so the oldest may be gone.
+
+        Raises:
+            EngineUnavailable: the engine cannot be reached.
+        """
+        filters: dict[str, list[str]] = {"type": ["container"]}
+        if container:
+            filters["container"] = [container]
+        return self.call(lambda: [dict(e) for e in self.api.events(since=since, until=until, filters=filters,
+                                                                    decode=True)])
+
     def log_stream(
         self,
         container_id: str,

@@ -133,4 +133,5 @@ def from_inspect(doc: Mapping[str, Any], info: Mapping[str, Any], service_label:
         cpu_period=_int(host.get("CpuPeriod")),
         cpu_shares=_int(host.get("CpuShares")),
         raw=doc,
+        oom_killed=bool(state.get("OOMKilled")),
     )

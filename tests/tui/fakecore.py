@@ -170,6 +170,10 @@ class FakeCore:
                            {"signal": "9"}, exit_code=137),
             ContainerEvent(int((T0 - 100) * 1e9), "start", infos[1].id, infos[1].name, infos[1].image, "api", {}),
         ]
+        self.past = [
+            ContainerEvent(int((T0 - 400) * 1e9), "oom", infos[1].id, infos[1].name, infos[1].image, "api", {}),
+            self.inventory.events[0],
+        ]
         stats = {c.id: ContainerStats(c, h[-1], h) for n, c in enumerate(infos, 1) if c.running
                  for h in [samples(n)]}
         self.sampler = FakeSampler(StatsSnapshot(T0, tuple(infos), MappingProxyType(stats),
@@ -179,6 +183,10 @@ class FakeCore:
 
     def inspect(self, ref: str) -> Mapping[str, Any]:
         return self.docs[ref]
+
+    def past_events(self, container_id: str, since: float, until: float | None = None) -> list[ContainerEvent]:
+        """What the engine held from before the TUI started: an OOM kill, and the start the live list has too."""
+        return [e for e in self.past if e.container_id == container_id and e.time_ns >= since * 1e9]
 
     def top(self, container_id: str) -> tuple[list[str], list[list[str]]]:
         return (["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],

@@ -90,7 +90,7 @@ async def test_actions_ask_first_and_the_palette_lists_them() -> None:
         await until(pilot, lambda: core.actions == [(API_1, "stop")], "the stop action after yes")
         titles = {c.title for c in app.get_system_commands(app.screen)}
         for wanted in ("Restart: shop-api-1", "Remove: shop-api-1", "Shell: shop-api-1", "Logs: shop-api-1",
-                       "Group by service", "Sort by cpu %", "Toggle stopped containers"):
+                       "Group by service", "Sort by cpu", "Toggle stopped containers"):
             assert wanted in titles
         await pilot.press("e")  # no real terminal under run_test: the session is closed and a notification says why
         assert app.is_running and len(core.sessions) == 1 and core.sessions[0].closed

@@ -60,6 +60,7 @@ rows_strategy = st.lists(
     st.builds(row, st.text("abcxyz", min_size=1, max_size=4),
               cpu=st.none() | st.floats(0, 400), mem_used=st.none() | st.integers(0, 1 << 34),
               restarts=st.integers(0, 5), service=st.sampled_from(["web", "db", "q"]),
+              group=st.sampled_from(["web", "db", ""]),
               state=st.sampled_from(["running", "exited", "paused"])),
     max_size=20,
 )
@@ -79,7 +80,7 @@ def test_sorting_is_a_permutation_with_unknowns_last(rows: list[Row], key: str, 
 def test_grouping_keeps_every_row_once_with_totals(rows: list[Row]) -> None:
     groups = group_rows(rows)
     assert sum(len(g.rows) for g in groups) == len(rows)
-    assert [g.service for g in groups] == sorted({r.service for r in rows})
+    assert [g.key for g in groups] == list(dict.fromkeys(r.group for r in rows)), "groups ranked by best member"
     for g in groups:
         cpus = [r.cpu for r in g.rows if r.cpu is not None]
         assert g.cpu == (sum(cpus) if cpus else None)

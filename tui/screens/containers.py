@@ -1,7 +1,8 @@
 """The containers screen: the live table, sorted, filtered as you type, grouped by service.
 
 It reads the core through ``CoreView`` and posts what the user asks for (open, exec, an
-action) up to the app as ``tui.messages`` requests.
+action on one container, on the marked ones or on a service) up to the app as ``tui.messages``
+requests. Columns that do not fit the terminal drop by priority (``tui.layout``).
 """
 
 from __future__ import annotations
@@ -11,87 +12,44 @@ from datetime import datetime
 from typing import ClassVar
 
 from rich.console import RenderableType
-from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from tui.actions import ActionTracker
+from tui.cells import Cells, cut, group_cells, row_cells, width_of
 from tui.coreview import CoreView
-from tui.messages import ActOn, ExecPrompt, ExecShell, OpenDetail, RunPrompt
-from tui.rows import (
-    COLUMN_KEYS,
-    COLUMNS,
-    Group,
-    Row,
-    RowFilter,
-    fmt_bytes,
-    fmt_duration,
-    fmt_memory,
-    fmt_percent,
-    fmt_rate,
-    group_rows,
-    make_rows,
-    sort_rows,
-    sparkline,
-)
+from tui.layout import fit_columns
+from tui.messages import ActOn, ActOnMany, ExecPrompt, ExecShell, OpenDetail, RunPrompt
+from tui.rows import COLUMN_KEYS, COLUMNS, Row, RowFilter, column, group_rows, make_rows, sort_rows
+from tui.triage import PROBLEM_WORDS
 from tui.widgets import EngineBanner
 
-STATE_STYLES = {"running": "green", "paused": "yellow", "restarting": "yellow", "exited": "dim", "created": "dim",
-                "dead": "red", "removing": "dim"}
-
-
-def state_text(state: str, health: str) -> Text:
-    text = Text(state, style=STATE_STYLES.get(state, ""))
-    if health:
-        text.append(f" ({health})", style={"healthy": "green", "unhealthy": "bold red"}.get(health, "yellow"))
-    return text
-
-
-def row_cells(row: Row) -> tuple[RenderableType, ...]:
-    """The cells of a container row, in ``COLUMNS`` order."""
-    top = max([5.0, *row.cpu_history])
-    return (
-        Text(row.name, style="bold" if row.running else "dim"),
-        row.service,
-        row.image,
-        state_text(row.state, row.health),
-        Text(fmt_percent(row.cpu), justify="right"),
-        Text(sparkline(row.cpu_history, top=top), style="cyan"),
-        Text(fmt_memory(row.mem_used, row.mem_limit), justify="right"),
-        Text(fmt_rate(row.rx_rate), justify="right"),
-        Text(fmt_rate(row.tx_rate), justify="right"),
-        Text(str(row.restarts), justify="right", style="red" if row.restarts else ""),
-        Text(fmt_duration(row.uptime), justify="right"),
-    )
-
-
-def group_cells(group: Group) -> tuple[RenderableType, ...]:
-    """The cells of a service's header row: totals over its containers."""
-    return (
-        Text(f"▼ {group.service}", style="bold magenta"),
-        Text(f"{len(group.rows)} containers", style="magenta"),
-        "",
-        Text(f"{group.running}/{len(group.rows)} running", style="magenta"),
-        Text(fmt_percent(group.cpu), justify="right", style="bold"),
-        "",
-        Text(fmt_bytes(group.mem_used) if group.mem_used is not None else "-", justify="right", style="bold"),
-        Text(fmt_rate(group.rx_rate), justify="right", style="bold"),
-        Text(fmt_rate(group.tx_rate), justify="right", style="bold"),
-        Text(str(group.restarts), justify="right", style="bold"),
-        "",
-    )
+PRIORITY = {c.key: c.priority for c in COLUMNS}
+SCROLLBAR = 2
+Item = tuple[str, Cells]
 
 
 class ContainersScreen(Screen[None]):
-    """The live containers table: sort, filter as you type, group by service, act on the selected row."""
+    """The live containers table: sort, filter as you type, group by service, act on the selected row.
+
+    Args:
+        core: the core, read through ``CoreView``.
+        clock: the wall clock for uptimes.
+        tracker: where the app records pending actions and their outcomes (shown in STATE).
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "app.quit", "Quit"),
         Binding("enter", "open", "Open"),
         Binding("slash", "filter", "Filter"),
+        Binding("exclamation_mark", "problems", "Problems only", show=False),
+        Binding("w", "worst_first", "Problems first (worst first, then the sort)", show=False),
         Binding("a", "toggle_stopped", "All"),
         Binding("g", "toggle_group", "Group"),
+        Binding("c", "collapse", "Collapse/expand the group", show=False),
         Binding("o", "sort_next", "Sort"),
         Binding("O", "sort_reverse", "Reverse sort", show=False),
         Binding("l", "open('logs')", "Logs", show=False),
@@ -99,12 +57,16 @@ class ContainersScreen(Screen[None]):
         Binding("e", "exec", "Shell"),
         Binding("E", "exec_command", "Exec a command", show=False),
         Binding("x", "run", "Run a command", show=False),
+        Binding("space", "mark", "Mark", show=False),
+        Binding("u", "unmark", "Unmark all", show=False),
         Binding("r", "act('restart')", "Restart"),
         Binding("s", "act('stop')", "Stop", show=False),
         Binding("S", "act('start')", "Start", show=False),
         Binding("p", "pause", "Pause/unpause", show=False),
         Binding("k", "act('kill')", "Kill", show=False),
         Binding("d", "act('remove')", "Remove", show=False),
+        Binding("R", "service('restart')", "Restart every replica of the service", show=False),
+        Binding("T", "service('stop')", "Stop every replica of the service", show=False),
         Binding("question_mark", "app.help", "Help"),
     ]
     DEFAULT_CSS = """
@@ -114,31 +76,42 @@ class ContainersScreen(Screen[None]):
     ContainersScreen DataTable.stale { opacity: 60%; }
     """
 
-    def __init__(self, core: CoreView, clock: Callable[[], datetime]) -> None:
+    def __init__(self, core: CoreView, clock: Callable[[], datetime], tracker: ActionTracker | None = None) -> None:
         super().__init__()
         self.core = core
         self.clock = clock
+        self.tracker = tracker or ActionTracker()
         self.sort_key = "name"
         self.sort_descending = False
+        self.problems_first = False
         self.show_stopped = True
         self.grouped = False
+        self.collapsed: set[str] = set()
+        self.marked: set[str] = set()
         self.filter_text = ""
+        self.columns: list[str] = list(COLUMN_KEYS)
         self._cells: dict[str, tuple[RenderableType, ...]] = {}
         self._order: list[str] = []
-        self._header: tuple[str, bool] | None = None
+        self._rows: dict[str, Row] = {}
+        self._header: tuple[object, ...] | None = None
+        self._widths: dict[str, int] = {}
+        self._fit_width = -1
         self.row_count = 0
 
     def compose(self) -> ComposeResult:
         yield Static("observe", id="title")
         yield EngineBanner(self.core.inventory)
-        yield Input(placeholder="filter: words match name/image/service/state/health, !word excludes; "
-                                "app=web, label:KEY, label:!KEY select labels", id="filter")
+        yield Input(placeholder="filter: words match name/image/service/state/health, !word excludes, "
+                                "problems; app=web, label:KEY, label:!KEY select labels", id="filter")
         yield DataTable(id="containers", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
         self.refresh_table()
         self.query_one(DataTable).focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.refresh_table()
 
     # -- the table ---------------------------------------------------------------------
     @property
@@ -151,7 +124,11 @@ class ContainersScreen(Screen[None]):
                          self.clock())
         flt = RowFilter.parse(self.filter_text)
         rows = [r for r in rows if (self.show_stopped or r.running) and flt.matches(r)]
-        return sort_rows(rows, self.sort_key, self.sort_descending)
+        return sort_rows(rows, self.sort_key, self.sort_descending, self.problems_first)
+
+    def _row_item(self, row: Row) -> Item:
+        return row.id, row_cells(row, row.id in self.marked, self.tracker.pending(row.id),
+                                 self.tracker.outcome(row.id))
 
     def refresh_table(self) -> None:
         """Re-read the core and update the table in place, keeping the cursor on the same container."""
@@ -159,44 +136,67 @@ class ContainersScreen(Screen[None]):
             return  # not composed yet, or being torn down at exit
         rows = self.visible_rows()
         self.row_count = len(rows)
-        items: list[tuple[str, tuple[RenderableType, ...]]] = []
+        self._rows = {r.id: r for r in rows}
+        known = {c.id for c in self.core.inventory.containers(include_stopped=True)}
+        self.marked &= known
+        items: list[Item] = []
         if self.grouped:
             for group in group_rows(rows):
-                items.append((f"group:{group.service}", group_cells(group)))
-                items.extend((r.id, row_cells(r)) for r in group.rows)
+                folded = group.key in self.collapsed
+                items.append((group.row_key, group_cells(group, folded)))
+                if not folded:
+                    items.extend(self._row_item(r) for r in group.rows)
         else:
-            items = [(r.id, row_cells(r)) for r in rows]
+            items = [self._row_item(r) for r in rows]
         self._apply(items)
         self._update_title(rows)
 
-    def _apply(self, items: list[tuple[str, tuple[RenderableType, ...]]]) -> None:
+    def _fit(self, items: list[Item]) -> tuple[list[str], int | None]:
+        """The columns that fit the table's width; widths seen only grow until the next resize (no flicker)."""
+        available = (self.table.size.width or self.app.size.width) - SCROLLBAR
+        if available != self._fit_width:
+            self._fit_width, self._widths = available, {}
+        widths = self._widths
+        for col in COLUMNS:
+            widths[col.key] = max(widths.get(col.key, 0), len(col.title) + 2)
+        for _, cells in items:
+            for key, cell in cells.items():
+                widths[key] = max(widths[key], width_of(cell))
+        return fit_columns(COLUMN_KEYS, PRIORITY, widths, available)
+
+    def _apply(self, items: list[Item]) -> None:
         table = self.table
-        header = (self.sort_key, self.sort_descending)
-        keys = [k for k, _ in items]
+        columns, name_width = self._fit(items)
+        header = (self.sort_key, self.sort_descending, tuple(columns), name_width)
+        rendered = [(key, tuple(cut(cells[c], name_width) if c == "name" and name_width else cells[c]
+                                for c in columns)) for key, cells in items]
+        keys = [k for k, _ in rendered]
         if header != self._header:
             table.clear(columns=True)
-            for col in COLUMNS:
-                arrow = (" ▼" if self.sort_descending else " ▲") if col.key == self.sort_key else ""
-                table.add_column(col.title + arrow, key=col.key)
+            for key in columns:
+                col = column(key)
+                arrow = (" ▼" if self.sort_descending else " ▲") if key == self.sort_key else ""
+                table.add_column(col.title + arrow, key=key, width=name_width if key == "name" else None)
             self._header = header
+            self.columns = columns
             self._order = []
         if keys == self._order:
-            for key, cells in items:
+            for key, cells in rendered:
                 old = self._cells.get(key)
                 for i, cell in enumerate(cells):
                     if old is None or old[i] != cell:
-                        table.update_cell(key, COLUMN_KEYS[i], cell)
+                        table.update_cell(key, columns[i], cell)
         else:
             selected = self.selected_key()
             scroll_y = table.scroll_y
             table.clear()
-            for key, cells in items:
+            for key, cells in rendered:
                 table.add_row(*cells, key=key)
             self._order = keys
             if selected in keys:
                 table.move_cursor(row=keys.index(selected), animate=False, scroll=False)
             table.scroll_to(y=scroll_y, animate=False, immediate=True)
-        self._cells = dict(items)
+        self._cells = dict(rendered)
         table.set_class(not self.app_connected(), "stale")
 
     def app_connected(self) -> bool:
@@ -205,13 +205,16 @@ class ContainersScreen(Screen[None]):
     def _update_title(self, rows: list[Row]) -> None:
         total = self.core.inventory.containers(include_stopped=True)
         running = sum(1 for c in total if c.running)
+        problems = sum(1 for r in rows if r.problem)
         sort = f"sort {self.sort_key} {'▼' if self.sort_descending else '▲'}"
         parts = [
             "[b]observe[/b]",
             f"{running} running / {len(total)} containers",
             f"{len(rows)} shown",
-            sort,
-            "grouped by service" if self.grouped else "",
+            f"[b red]{problems} with problems[/]" if problems else "",
+            ("problems first, " if self.problems_first else "") + sort,
+            "grouped" if self.grouped else "",
+            f"{len(self.marked)} marked" if self.marked else "",
             "" if self.show_stopped else "running only",
             f"filter “{self.filter_text}”" if self.filter_text else "",
             RowFilter.parse(self.filter_text).error,
@@ -222,6 +225,10 @@ class ContainersScreen(Screen[None]):
     def shown_ids(self) -> list[str]:
         """The container ids in the table, top to bottom (group headers left out)."""
         return [k for k in self._order if not k.startswith("group:")]
+
+    def shown_keys(self) -> list[str]:
+        """Every row key in the table, top to bottom, group headers (``group:<service>``) included."""
+        return list(self._order)
 
     def selected_key(self) -> str | None:
         if not self.query("#containers"):
@@ -240,10 +247,20 @@ class ContainersScreen(Screen[None]):
         key = self.selected_key()
         return None if key is None or key.startswith("group:") else key
 
-    def select(self, container_id: str) -> None:
-        """Put the cursor on a container's row."""
-        if container_id in self._order:
-            self.table.move_cursor(row=self._order.index(container_id))
+    def selected_group(self) -> str | None:
+        """The group of the row under the cursor: its header's, or its container's (``""``: standalone)."""
+        key = self.selected_key()
+        if key is None:
+            return None
+        if key.startswith("group:"):
+            return key[len("group:"):]
+        row = self._rows.get(key)
+        return None if row is None else row.group
+
+    def select(self, key: str) -> None:
+        """Put the cursor on a container's row (or a group header's, ``group:<service>``)."""
+        if key in self._order:
+            self.table.move_cursor(row=self._order.index(key))
 
     # -- interaction -------------------------------------------------------------------
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -266,12 +283,25 @@ class ContainersScreen(Screen[None]):
         self.refresh_table()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("exec", "exec_command", "run", "act", "pause"):
+        if action in ("exec", "exec_command", "run", "act", "pause", "service", "mark"):
             return not self.core.config.read_only
         return True
 
     def action_filter(self) -> None:
         self.query_one("#filter", Input).focus()
+
+    def action_problems(self) -> None:
+        """Keep only the containers with a problem, or all again: the word ``problems`` in the filter box."""
+        words = self.filter_text.split()
+        kept = [w for w in words if w.lower() not in PROBLEM_WORDS]
+        text = " ".join(kept if len(kept) != len(words) else [*words, "problems"])
+        self.query_one("#filter", Input).value = text
+        self.filter_text = text
+        self.refresh_table()
+
+    def action_worst_first(self) -> None:
+        self.problems_first = not self.problems_first
+        self.refresh_table()
 
     def action_toggle_stopped(self) -> None:
         self.show_stopped = not self.show_stopped
@@ -281,6 +311,16 @@ class ContainersScreen(Screen[None]):
         self.grouped = not self.grouped
         self.refresh_table()
 
+    def action_collapse(self) -> None:
+        """Fold the group under the cursor to its header (with its count), or unfold it."""
+        group = self.selected_group() if self.grouped else None
+        if group is None:
+            self.notify("group the table first (g), then collapse a group", severity="warning")
+            return
+        self.collapsed ^= {group}
+        self.refresh_table()
+        self.select(f"group:{group}")
+
     def action_sort_next(self) -> None:
         i = COLUMN_KEYS.index(self.sort_key)
         key = COLUMN_KEYS[(i + 1) % len(COLUMN_KEYS)]
@@ -288,6 +328,19 @@ class ContainersScreen(Screen[None]):
 
     def action_sort_reverse(self) -> None:
         self.sort_by(self.sort_key, not self.sort_descending)
+
+    def action_mark(self) -> None:
+        """Mark or unmark the container under the cursor (actions then apply to the marked ones) and go down."""
+        cid = self.selected_id()
+        if cid is None:
+            return
+        self.marked ^= {cid}
+        self.refresh_table()
+        self.table.action_cursor_down()
+
+    def action_unmark(self) -> None:
+        self.marked.clear()
+        self.refresh_table()
 
     def _with_selected(self, then: Callable[[str], object]) -> None:
         cid = self.selected_id()
@@ -297,6 +350,10 @@ class ContainersScreen(Screen[None]):
         then(cid)
 
     def action_open(self, tab: str = "logs") -> None:
+        key = self.selected_key()
+        if key is not None and key.startswith("group:") and self.grouped:
+            self.action_collapse()
+            return
         self._with_selected(lambda cid: self.post_message(OpenDetail(cid, tab)))
 
     def action_exec(self) -> None:
@@ -309,7 +366,29 @@ class ContainersScreen(Screen[None]):
         self._with_selected(lambda cid: self.post_message(RunPrompt(cid)))
 
     def action_act(self, verb: str) -> None:
+        """``verb`` on the marked containers if any, on a group's replicas from its header, else on the row."""
+        if self.marked:
+            ids = sorted(self.marked, key=lambda i: self._order.index(i) if i in self._order else len(self._order))
+            self.post_message(ActOnMany(ids, verb, f"{len(ids)} marked container{'s' if len(ids) != 1 else ''}"))
+            return
+        key = self.selected_key()
+        if key is not None and key.startswith("group:"):
+            self.action_service(verb)
+            return
         self._with_selected(lambda cid: self.post_message(ActOn(cid, verb)))
+
+    def action_service(self, verb: str) -> None:
+        """``verb`` on every replica of the service under the cursor, shown or not."""
+        group = self.selected_group()
+        if group is None:
+            self.notify("select a container first", severity="warning")
+            return
+        if group == "":
+            self.notify("this container is not part of a service", severity="warning")
+            return
+        ids = [c.id for c in self.core.inventory.containers(include_stopped=True)
+               if c.service.kind != "container" and c.service.name == group]
+        self.post_message(ActOnMany(ids, verb, f"service {group}"))
 
     def action_pause(self) -> None:
         def toggle(cid: str) -> None:
