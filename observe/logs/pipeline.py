@@ -67,22 +67,19 @@ class LogPipeline:
             line: the next raw line of this container.
             now: monotonic seconds, for the flush timeout.
         """
+        time_ns, stream, text, partial, invalid_utf8, position = line
         prev = self._last_position
-        self._last_position = line.position
+        self._last_position = position
         seq = self._seq = self._seq + 1
         groups: list[Group] = []
-        if not line.partial and not self._joiner.queue:
-            text = line.text
+        if not partial and not self._joiner.queue:
             truncated = False
             if (text[-1:] == "\r") or (self._strip_ansi and "\x1b" in text) or len(text) > self._quick_cap:
                 text, truncated = clean_text(text, self.options.strip_ansi, self.options.max_line_bytes)
                 if truncated:
                     self.counters["truncated"] += 1
-            self._merger.push(
-                Entry(text, line.time_ns, line.stream, line.position, prev, now, 1, line.invalid_utf8, truncated,
-                      seq),
-                groups,
-            )
+            self._merger.push(Entry(text, time_ns, stream, position, prev, now, 1, invalid_utf8, truncated, seq),
+                              groups)
         else:
             if line.partial:
                 self.counters["partial_joined"] += 1
