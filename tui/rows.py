@@ -124,6 +124,7 @@ def _last_rate(history: Sequence[Sample], value: Callable[[Sample], float | int 
 
 def make_row(container: ContainerInfo, stats: ContainerStats | None, now: datetime) -> Row:
     """The row of one container at ``now``, with its latest rates when it has been sampled twice."""
+    limits = inspect_limits(container)
     base: dict[str, Any] = {
         "id": container.id,
         "name": container.name,
@@ -134,8 +135,8 @@ def make_row(container: ContainerInfo, stats: ContainerStats | None, now: dateti
         "restarts": container.restart_count,
         "uptime": container.uptime(now),
         "labels": container.labels,
-        "mem_limit": inspect_limits(container).memory_bytes or None,
-        "cpu_limit": inspect_limits(container).cpu_cores or None,
+        "mem_limit": limits.memory_bytes or None,
+        "cpu_limit": limits.cpu_cores or None,
         "exit_code": container.exit_code,
         "oom_killed": container.oom_killed,
         "group": "" if container.service.kind == "container" else container.service.name,

@@ -100,6 +100,9 @@ async def test_standalone_containers_share_a_group_groups_follow_the_sort_and_co
         assert "▶ shop/api (2 containers)" in (name.plain if isinstance(name, Text) else str(name))
         await pilot.press("c")
         assert API_1 in main.shown_keys() and API_2 in main.shown_keys()
+        main.select("group:shop/db")
+        await pilot.press("enter")
+        assert DB_1 not in main.shown_keys() and not isinstance(app.screen, DetailScreen), "enter on a header folds"
 
 
 async def test_marked_rows_get_one_confirmed_bulk_action_and_invalid_ones_are_skipped() -> None:

@@ -50,6 +50,14 @@ def test_containers_grouped_by_service_sorted_by_cpu(snap_compare: Compare) -> N
     assert snap_compare(app_of(), press=["g", "o", "o", "o", "o"], terminal_size=SIZE)
 
 
+def test_containers_at_80x24_problems_first_one_marked(snap_compare: Compare) -> None:
+    assert snap_compare(app_of(), press=["w", "space"], terminal_size=(80, 24))
+
+
+def test_containers_grouped_one_group_collapsed(snap_compare: Compare) -> None:
+    assert snap_compare(app_of(), press=["g", "down", "c"], terminal_size=SIZE)
+
+
 def test_containers_read_only(snap_compare: Compare) -> None:
     assert snap_compare(app_of(read_only=True), terminal_size=SIZE)
 
