@@ -132,6 +132,7 @@ def test_sigkill_loses_nothing_and_sigterm_repeats_nothing(collector: CollectorP
     assert collector.stop(signal.SIGTERM) == 0
     after_term = collector.messages(name)
     collector.start()
+    collector.wait_ready()  # "end" may be in already: the stop below must not come before the start
     wait_for(lambda: "end" in collector.messages(name), "the last line", timeout=60)
     messages = collector.messages(name)
     expected = [f"n={i}" for i in range(3000)] + ["end"]
