@@ -6,9 +6,10 @@ file or the new one, never half of one. Saving is cheap enough to do every secon
 SIGKILL at most that second is read again (at-least-once), after a clean stop nothing is.
 
 With ``--workers N`` every worker process keeps the positions of its own shard of containers
-in its own file (``log-positions-<k>-of-<N>.json``; one process keeps ``log-positions.json``).
-Before the workers start, ``consolidate`` rewrites whatever files an earlier layout left into
-the files of the new one, so a container keeps its position when N changes.
+in its own file (``log-positions-<k>-of-<N>.json``; one process keeps ``log-positions.json``):
+the file of the worker that owns the container (``observe.logs.owners``). Before the workers
+start, ``consolidate`` rewrites whatever files an earlier layout left into the files of the new
+one, with the new layout's owners, so a container keeps its position when N changes.
 
 A file also says when it was last written (``saved_ns``, rewritten at least every
 ``HEARTBEAT`` seconds while observe runs): at the next start, containers that ran after that
@@ -23,22 +24,17 @@ import os
 import tempfile
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import orjson
 
 from observe.errors import ConfigError
+from observe.logs.owners import claim_all, owners_dir, remove_other_layouts
 from observe.model import LogPosition
 
 log = logging.getLogger(__name__)
 FILE_NAME = "log-positions.json"
 HEARTBEAT = 10.0
-
-
-def shard_of(container_id: str, shards: int) -> int:
-    """The worker (0 .. shards-1) that follows a container: stable across restarts and processes."""
-    return zlib.crc32(container_id.encode()) % shards if shards > 1 else 0
 
 
 def file_name(shard: int, shards: int) -> str:
@@ -123,15 +119,19 @@ def consolidate(state_dir: str, shards: int) -> None:
                     old.time_ns, old.seq, old.offset, old.file_id):
                 merged[cid] = pos
     wanted = {file_name(k, shards) for k in range(shards)}
-    if {p.name for p in found} <= wanted:
-        return  # already in this layout (or nothing saved yet)
+    if {p.name for p in found} <= wanted and (shards <= 1 or not found or owners_dir(directory, shards).is_dir()):
+        return  # already in this layout, owners included (or nothing saved yet)
     try:
+        owner = dict.fromkeys(merged, 0)
+        if shards > 1:  # claims first: a crash part-way leaves claims that the next attempt keeps to
+            owner = claim_all(owners_dir(directory, shards), merged, shards)
         for k in range(shards):
-            mine = {cid: pos for cid, pos in merged.items() if shard_of(cid, shards) == k}
+            mine = {cid: pos for cid, pos in merged.items() if owner[cid] == k}
             _write_atomic(directory, directory / file_name(k, shards), mine, saved_ns)
         for path in found:
             if path.name not in wanted:
                 path.unlink()
+        remove_other_layouts(directory, shards)
     except OSError as err:
         raise ConfigError(f"invalid value for --state-dir: cannot rewrite checkpoints: {err.strerror}") from None
 

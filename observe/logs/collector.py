@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 
 from observe.engine import Engine
 from observe.inventory import Inventory
-from observe.logs.checkpoints import CheckpointStore, shard_of
+from observe.logs.checkpoints import CheckpointStore
 from observe.logs.delivery import Delivery
 from observe.logs.follow import Follow, FollowOptions
 from observe.logs.normalise import NormaliseOptions
+from observe.logs.owners import Owners, shard_of
 from observe.logs.watch import Watch
 from observe.model import ContainerInfo, LogPosition, Record
 from observe.telemetry import LogCounters
@@ -46,7 +47,7 @@ class CollectorOptions:
             always read from their first line.
         poll_interval: seconds between looks at an idle json-file.
         stall_timeout: seconds without data before an API stream is reopened.
-        shard: ``(k, n)``: follow only the containers of worker k of n (``checkpoints.shard_of``).
+        shard: ``(k, n)``: follow only the containers of worker k of n (``observe.logs.owners``).
     """
 
     normalise: NormaliseOptions = field(default_factory=NormaliseOptions)
@@ -83,6 +84,9 @@ class Collector:
         self.counters = counters
         self.options = options
         self._reported: dict[int, dict[str, int]] = {}
+        k, n = options.shard
+        self.owners = Owners(str(checkpoints.dir), k, n, lambda: [c.id for c in inventory.containers(False)]) if (
+            n > 1 and checkpoints is not None) else None
         self._last_save = time.monotonic()
         self._since: datetime | None = None
         self.watch = Watch(inventory, self._begin, on_lost=self._lost, on_reaped=self._reaped, on_idle=self._idle,
@@ -101,6 +105,8 @@ class Collector:
         self.watch.start(read_now)
         if self.checkpoints is not None:
             present = {c.id for c in self.inventory.containers(include_stopped=True)}
+            if self.owners is not None:
+                self.owners.prune(present)
             for cid in known - present:
                 if self.inventory.get(cid) is None:
                     log.warning("a container with unread lines was removed while observe was stopped",
@@ -110,7 +116,9 @@ class Collector:
 
     def _mine(self, container_id: str) -> bool:
         k, n = self.options.shard
-        return n <= 1 or shard_of(container_id, n) == k
+        if n <= 1:
+            return True
+        return self.owners.mine(container_id) if self.owners is not None else shard_of(container_id, n) == k
 
     def _ran_since_last_checkpoint(self, c: ContainerInfo) -> bool:
         since = self._since
@@ -153,6 +161,8 @@ class Collector:
         self._reported.pop(id(follow), None)
         if info is None and self.checkpoints is not None and not self.delivery.tracker.undelivered:
             self.checkpoints.forget(cid)
+            if self.owners is not None:
+                self.owners.release(cid)
 
     def _idle(self) -> None:
         # Delivered positions reach the disk every second: after a SIGKILL at most that is read again.

@@ -2,7 +2,7 @@
 
 One Python process is capped at about one core, however many containers it follows. With N
 workers, each is an ``observe run`` of its own that follows only its shard of the containers
-(``checkpoints.shard_of``: a hash of the id, stable across restarts), with its own sinks (its
+(``observe.logs.owners``: claimed once for the least loaded worker, stable across restarts), with its own sinks (its
 own connections; a file sink is appended to by all of them, one whole batch per write) and its
 own checkpoint file. Delivery and checkpoints are therefore exactly what they are with one
 process, per shard. Before the workers start, the checkpoint files are rewritten into the new

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from observe.errors import ConfigError
-from observe.logs.checkpoints import CheckpointStore, consolidate, file_name, shard_of
+from observe.logs.checkpoints import CheckpointStore, consolidate, file_name
+from observe.logs.owners import Owners, owners_dir, shard_of
 from observe.logs.workers import Supervisor, WorkerCounters, _add_reports, effective_workers, parse_shard, report
 from observe.model import LogPosition
 from observe.telemetry import LogCounters, SinkStatus
@@ -70,12 +71,18 @@ def test_consolidate_keeps_each_containers_furthest_position(tmp_path_factory: p
     def key(p: LogPosition) -> tuple[int, int, int]:
         return p.time_ns, p.seq, p.offset
 
+    # Each container's position is in the file of the worker its claim names (one process: the only file).
+    owner = {cid: Owners(str(state), 0, n, list).owner(cid) if n > 1 else 0 for cid in furthest}
+    if n > 1 and furthest:
+        assert max(owner.values()) < n and sorted(p.name for p in owners_dir(state, n).iterdir()) == sorted(furthest)
+        per_worker = [list(owner.values()).count(k) for k in range(n)]
+        assert max(per_worker) - min(per_worker) <= 1, "a new layout spreads the containers evenly"
     for cid, pos in furthest.items():
-        got = stores[shard_of(cid, n)].get(cid)
+        got = stores[owner[cid]].get(cid)
         # Equally far positions (same time, sequence and offset) are all the furthest: any may stay.
         tied = [p for content in files[: len(names)] for c, p in content.items() if c == cid and key(p) == key(pos)]
         assert got is not None and got in tied
-        assert all(s.get(cid) is None for k, s in enumerate(stores) if k != shard_of(cid, n))
+        assert all(s.get(cid) is None for k, s in enumerate(stores) if k != owner[cid])
     left = {p.name for p in state.glob("log-positions*.json")}
     assert left <= {file_name(k, n) for k in range(n)}
 
@@ -114,12 +121,18 @@ def test_several_workers_collect_every_line_once_across_a_layout_change(tmp_path
     collector = CollectorProcess(tmp_path, containers.test_id, "--workers", "2")
     try:
         collector.start()
+        collector.wait_ready()
         names = []
         for i in range(4):
             containers.run(f"w{i}", SCRIPT)
             names.append(containers.name(f"w{i}"))
         wait_for(lambda: all(len(collector.messages(n)) > 300 for n in names), "every container collected")
         assert collector.stop() == 0
+        # Four busy containers over two workers: two each (a hash alone often splits them 3:1 or 4:0).
+        follows = [orjson.loads(line) for line in collector.stderr().splitlines() if '"LogFollowStarted"' in line]
+        by_worker = {w: sorted(e["container"] for e in follows if e.get("worker") == w) for w in ("0/2", "1/2")}
+        assert sorted(by_worker["0/2"] + by_worker["1/2"]) == sorted(names)
+        assert len(by_worker["0/2"]) == len(by_worker["1/2"]) == 2, by_worker
         before = {n: collector.messages(n) for n in names}
         # The same state directory, another layout: each container resumes where it stopped.
         collector.extra = ("--workers", "3")
@@ -135,3 +148,17 @@ def test_several_workers_collect_every_line_once_across_a_layout_change(tmp_path
         assert "Traceback" not in collector.stderr()
     finally:
         collector.close()
+
+
+def test_a_layout_saved_without_owners_gets_them_and_positions_follow(tmp_path: Path) -> None:
+    """Checkpoint files of an N-worker layout written before owners existed (placed by hash alone)."""
+    pos = {f"c{i}": LogPosition(10**9 + i, 0, "1:2:3", 100 * i) for i in range(4)}
+    (tmp_path / file_name(0, 2)).write_bytes(orjson.dumps({"version": 1, "containers": {
+        k: v._asdict() for k, v in pos.items()}}))
+    (tmp_path / file_name(1, 2)).write_bytes(orjson.dumps({"version": 1, "containers": {}}))
+    consolidate(str(tmp_path), 2)
+    stores = [CheckpointStore(str(tmp_path), k, 2) for k in range(2)]
+    owner = {cid: Owners(str(tmp_path), 0, 2, list).owner(cid) for cid in pos}
+    assert sorted(owner.values()) == [0, 0, 1, 1]
+    for cid, p in pos.items():
+        assert stores[owner[cid]].get(cid) == p and stores[1 - owner[cid]].get(cid) is None
