@@ -44,8 +44,9 @@ class ScrapeSource(Protocol):
     def log_counters(self) -> LogCountersView: ...
 
     @property
-    def collector(self) -> object | None:
-        """The log collector when it runs (``observe run``), else None: log counters mean something only then."""
+    def collecting(self) -> bool:
+        """The core collects logs (``observe run``: its own collector, or its worker processes'), so
+        the log counters and sink states mean something."""
 
     def sink_statuses(self) -> list[SinkStatus]: ...
 

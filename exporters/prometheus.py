@@ -77,8 +77,9 @@ def core_source(core: ScrapeSource, version: str = "") -> Callable[[], ScrapeInp
     facts = VersionInfo(version, dict(core.engine_facts())) if version else None
 
     def read() -> ScrapeInput:
-        counters = core.log_counters.snapshot() if core.collector is not None else None
-        sinks = core.sink_statuses() if core.collector is not None else None
+        collecting = core.collecting
+        counters = core.log_counters.snapshot() if collecting else None
+        sinks = core.sink_statuses() if collecting else None
         return ScrapeInput(core.sampler.snapshot(), counters, sinks, facts)
 
     return read

@@ -126,6 +126,11 @@ class Core:
             return self._worker_statuses()
         return self.delivery.statuses() if self.delivery is not None else []
 
+    @property
+    def collecting(self) -> bool:
+        """Logs are collected: by this core's collector, or by worker processes it reports for."""
+        return self.collector is not None or self._worker_statuses is not None
+
     def use_workers(self, counters: LogCounters, statuses: Callable[[], list[SinkStatus]]) -> None:
         """Report the log path of worker processes (``observe.logs.workers``) instead of an own collector."""
         self.log_counters = counters

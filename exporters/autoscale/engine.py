@@ -98,7 +98,7 @@ class AutoscaleEngine:
     """Evaluates every policy each round and keeps the latest decision per service. Thread-safe to read.
 
     Args:
-        core: the core, read through ``sampler``, ``log_counters`` and ``collector`` and scaled
+        core: the core, read through ``sampler``, ``log_counters`` and ``collecting`` and scaled
             through ``create_replica_like``/``remove_replica`` (``exporters.coreview``).
         options: see ``AutoscaleOptions``.
         clock: wall clock (decision times, readiness).
@@ -177,7 +177,7 @@ class AutoscaleEngine:
     def evaluate(self) -> list[Decision]:
         """One round over the core's current snapshots; returns this round's decisions."""
         snap: StatsSnapshot = self.core.sampler.snapshot()
-        counters = self.core.log_counters.snapshot() if self.core.collector is not None else None
+        counters = self.core.log_counters.snapshot() if self.core.collecting else None
         mono, wall = self.monotonic(), self.clock()
         now = datetime.fromtimestamp(wall, UTC)
         self._load_file()

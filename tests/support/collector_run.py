@@ -17,19 +17,20 @@ from tests.support.waiting import wait_for
 class CollectorProcess:
     """An ``observe run`` subprocess selecting one test's containers, with a file sink."""
 
-    def __init__(self, tmp: Path, case: str, *extra: str, reader: str = "auto") -> None:
+    def __init__(self, tmp: Path, case: str, *extra: str, reader: str = "auto", exporter: bool = False) -> None:
         self.out = tmp / "out.ndjson"
         self.state = tmp / "state"
         self.stderr_path = tmp / "collector.err"
         self.case = case
         self.extra = extra
         self.reader = reader
+        self.exporter = exporter  # serve /metrics too (give --listen in ``extra``)
         self.proc: subprocess.Popen[bytes] | None = None
         self._since = 0
 
     def start(self) -> None:
         args = [
-            sys.executable, "-m", "observe", "run", "--no-exporter",
+            sys.executable, "-m", "observe", "run", *([] if self.exporter else ["--no-exporter"]),
             "--sink", f"file://{self.out}", "--output-format", "json", "--state-dir", str(self.state),
             "--label-selector", f"observe.test.case={self.case}", "--read-from-head", "--reader", self.reader,
             "--flush-timeout", "300ms", *self.extra,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -17,6 +18,7 @@ from observe.model import LogPosition
 from observe.telemetry import LogCounters, SinkStatus
 from tests.conftest import Containers
 from tests.support.collector_run import CollectorProcess
+from tests.support.nethelpers import free_port
 from tests.support.waiting import wait_for
 
 
@@ -162,3 +164,36 @@ def test_a_layout_saved_without_owners_gets_them_and_positions_follow(tmp_path: 
     assert sorted(owner.values()) == [0, 0, 1, 1]
     for cid, p in pos.items():
         assert stores[owner[cid]].get(cid) == p and stores[1 - owner[cid]].get(cid) is None
+
+
+@pytest.mark.engine
+def test_the_supervisors_metrics_count_what_the_workers_collected(tmp_path: Path, containers: Containers) -> None:
+    """/metrics of ``observe run --workers 2`` holds the workers' log counters and sink states."""
+    port = free_port()
+    collector = CollectorProcess(tmp_path, containers.test_id, "--workers", "2", "--max-line-bytes", "1024",
+                                 "--listen", f"127.0.0.1:{port}", "--interval", "1s", exporter=True)
+    try:
+        collector.start()
+        collector.wait_ready()
+        c = containers.run("counted", 'head -c 3000 /dev/zero | tr "\\0" x; echo; echo short; sleep 600')
+
+        def metrics() -> str:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+                    return str(resp.read().decode())
+            except OSError:
+                return ""
+
+        def counted() -> str:
+            text = metrics()
+            ok = ('kind="truncated"' in text and "observe_log_lines_total{" in text and c.id[:12] in text
+                  and "observe_sink_written_total{" in text)
+            return text if ok else ""
+
+        text = wait_for(counted, "the workers' counters on the supervisor's /metrics", timeout=60, interval=0.5)
+        truncated = [line for line in text.splitlines()
+                     if line.startswith("observe_log_events_total{") and 'kind="truncated"' in line]
+        assert truncated and float(truncated[0].rsplit(" ", 1)[1]) == 1
+        assert collector.stop() == 0
+    finally:
+        collector.close()
