@@ -8,8 +8,9 @@ container's ``ContainerStats`` (and the root cgroup's, ``id="/"``), ``MACHINE`` 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from exporters.metricspec import COUNTER, GAUGE, MetricSpec, Series, one
 from observe.model import ContainerInfo
@@ -247,10 +248,20 @@ RUNNING: tuple[MetricSpec[ContainerStats], ...] = (
     MetricSpec("container_creation_time_seconds", "Creation time of the container since unix epoch in seconds.",
                GAUGE, "seconds", (), _timestamp(lambda c: c.created)),
     MetricSpec("container_last_seen", "Last time a container was seen by the exporter", GAUGE, "", (),
-               lambda s: one(s.latest.time)),
+               lambda s: one(s.latest.time), volatile=True),
     MetricSpec("container_health_state", "The result of the container's health check (1 healthy, 0 starting or "
                "unhealthy, -1 no healthcheck)", GAUGE, "", (), _health),
 )
+
+_COUNTERS = operator.attrgetter(*(f.name for f in fields(Sample) if f.name not in ("time", "monotonic")))
+
+
+def running_key(s: ContainerStats) -> object:
+    """What every ``RUNNING`` row but the volatile ``container_last_seen`` reads: the sample's values (not its
+    time), the slow figures, the limits in force and the container. Equal keys give the same series, so the
+    renderer reuses an idle container's lines (``exporters.exposition.Section.key``)."""
+    return _COUNTERS(s.latest), s.fs, s.tasks, s.limits, s.container
+
 
 CADVISOR_NAMING_EXCEPTIONS = ("container_memory_failcnt", "container_fs_inodes_total", "cadvisor_version_info")
 """cAdvisor's names that Prometheus' naming lint flags (a counter without ``_total``, a gauge with it,

@@ -13,7 +13,9 @@ lacks it is declared ``unknown``), ``# UNIT`` where the name ends in the unit, `
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import struct
+import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +27,17 @@ OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset
 
 @dataclass(frozen=True, slots=True)
 class Section:
-    """One table over its items: (item label values, item) pairs, the item label names."""
+    """One table over its items: (item label values, item) pairs, the item label names.
+
+    ``key``, when given, maps an item to a value such that two items with equal keys (and equal label
+    values) have the same series in every row of the table but its ``volatile`` ones: the renderer then
+    reuses the lines it made the last time instead of calling the getters again.
+    """
 
     table: Sequence[MetricSpec[Any]]
     items: Sequence[tuple[tuple[str, ...], Any]]
     item_labels: tuple[str, ...]
+    key: Callable[[Any], object] | None = None
 
 
 def escape_label(value: str) -> str:
@@ -100,34 +108,154 @@ class LabelCache:
         self._old, self._new = self._new, {}
 
 
-def render(sections: Iterable[Section], openmetrics: bool = False, cache: LabelCache | None = None) -> bytes:
-    """The exposition of every section, in order; OpenMetrics ends with ``# EOF``."""
-    labels_of = (cache or LabelCache()).get
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One metric family of a build: its row and every series line of it (empty: the family is left out)."""
+
+    spec: MetricSpec[Any]
+    lines: str
+
+
+def _chunks(table: Sequence[MetricSpec[Any]], prefix: str, item: Any, labels_of: Callable[..., str],
+            only: Sequence[int] | None = None) -> list[str]:
+    """The series lines of one item, one string per row of ``table`` (only the rows ``only`` names, if given)."""
     out: list[str] = []
-    for section in sections:
-        item_labels = section.item_labels
-        prefixes = [labels_of(item_labels, base) for base, _ in section.items]
-        for spec in section.table:
-            lines: list[str] = []
-            name = spec.name
-            extra_names = spec.labels
-            getter = spec.getter
-            for (_, item), prefix in zip(section.items, prefixes, strict=True):
-                for extra, value in getter(item):
-                    if extra:
-                        extras = labels_of(extra_names, extra)
-                        labels = f"{prefix},{extras}" if prefix else extras
-                    else:
-                        labels = prefix
-                    v = format_value(float(value))
-                    lines.append(f"{name}{{{labels}}} {v}\n" if labels else f"{name} {v}\n")
-            if not lines:
+    for i in range(len(table)) if only is None else only:
+        spec = table[i]
+        name = spec.name
+        lines = []
+        for extra, value in spec.getter(item):
+            if extra:
+                extras = labels_of(spec.labels, extra)
+                labels = f"{prefix},{extras}" if prefix else extras
+            else:
+                labels = prefix
+            v = format_value(float(value))
+            lines.append(f"{name}{{{labels}}} {v}\n" if labels else f"{name} {v}\n")
+        out.append("".join(lines))
+    return out
+
+
+def _header(spec: MetricSpec[Any], openmetrics: bool) -> str:
+    family, kind = _declared(spec, openmetrics)
+    head = f"# HELP {family} {_escape_help(spec.help, openmetrics)}\n# TYPE {family} {kind}\n"
+    if openmetrics and spec.unit and family.endswith("_" + spec.unit):
+        head += f"# UNIT {family} {spec.unit}\n"
+    return head
+
+
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, mtime 0, unknown OS
+_DEFLATE_END = b"\x03\x00"  # an empty final block
+
+
+class Renderer:
+    """Renders sections into families and families into the exposition's bytes, keeping what did not change.
+
+    Three things are kept from one build to the next, each holding only what the last build used:
+    rendered label sets (``LabelCache``); for a section with a ``key``, each item's series lines with
+    its key (an item whose key is equal to the last build's reuses its lines, but for ``volatile``
+    rows); and per variant, each family's encoded bytes and deflated bytes, reused while its lines
+    are the same. So a build costs in proportion to what changed since the last one, and gzip
+    compresses only the families that changed: each family is deflated on its own (a full flush
+    ends each, so none refers back to another) and the pieces joined into one gzip member.
+    Not thread-safe: the caller holds a lock.
+    """
+
+    def __init__(self, level: int = 1) -> None:
+        self.level = level
+        self.labels = LabelCache()
+        self._items: dict[int, dict[tuple[str, ...], tuple[object, list[str]]]] = {}
+        self._units: dict[bool, dict[str, tuple[str, bytes]]] = {}
+        self._pieces: dict[bool, dict[str, tuple[bytes, bytes]]] = {}
+
+    def families(self, sections: Iterable[Section]) -> list[Family]:
+        """Every family of the sections, in order (families without a series included, with empty lines)."""
+        labels_of = self.labels.get
+        out: list[Family] = []
+        for section in sections:
+            table = section.table
+            item_labels = section.item_labels
+            key_of = section.key
+            old = self._items.get(id(table), {}) if key_of is not None else {}
+            new: dict[tuple[str, ...], tuple[object, list[str]]] = {}
+            volatile = [i for i, spec in enumerate(table) if spec.volatile]
+            per_item: list[list[str]] = []
+            for base, item in section.items:
+                prefix = labels_of(item_labels, base)
+                if key_of is None:
+                    per_item.append(_chunks(table, prefix, item, labels_of))
+                    continue
+                key = key_of(item)
+                found = old.get(base)
+                if found is not None and found[0] == key:
+                    chunks = found[1]
+                    if volatile:
+                        chunks = list(chunks)
+                        for i, text in zip(volatile, _chunks(table, prefix, item, labels_of, volatile), strict=True):
+                            chunks[i] = text
+                else:
+                    chunks = _chunks(table, prefix, item, labels_of)
+                new[base] = (key, chunks)
+                per_item.append(chunks)
+            if key_of is not None:
+                self._items[id(table)] = new
+            for i, spec in enumerate(table):
+                out.append(Family(spec, "".join([chunks[i] for chunks in per_item])))
+        return out
+
+    def turn(self) -> None:
+        """End of a build's families: label sets not used in it are forgotten at the next turn."""
+        self.labels.turn()
+
+    def _encoded(self, families: Sequence[Family], openmetrics: bool) -> list[tuple[str, str, bytes]]:
+        """(family name, lines, header + lines encoded) of each family with series, reusing the last encoding."""
+        old = self._units.get(openmetrics, {})
+        new: dict[str, tuple[str, bytes]] = {}
+        out = []
+        for fam in families:
+            if not fam.lines:
                 continue
-            family, kind = _declared(spec, openmetrics)
-            out.append(f"# HELP {family} {_escape_help(spec.help, openmetrics)}\n# TYPE {family} {kind}\n")
-            if openmetrics and spec.unit and family.endswith("_" + spec.unit):
-                out.append(f"# UNIT {family} {spec.unit}\n")
-            out.extend(lines)
-    if openmetrics:
-        out.append("# EOF\n")
-    return "".join(out).encode("utf-8")
+            name = fam.spec.name
+            found = old.get(name)
+            if found is None or found[0] != fam.lines:
+                found = (fam.lines, (_header(fam.spec, openmetrics) + fam.lines).encode("utf-8"))
+            new[name] = found
+            out.append((name, found[0], found[1]))
+        self._units[openmetrics] = new
+        return out
+
+    def text(self, families: Sequence[Family], openmetrics: bool = False) -> bytes:
+        """The exposition as text 0.0.4 or OpenMetrics (ending with ``# EOF``)."""
+        body = b"".join([unit for _, _, unit in self._encoded(families, openmetrics)])
+        return body + b"# EOF\n" if openmetrics else body
+
+    def gzip(self, families: Sequence[Family], openmetrics: bool = False) -> bytes:
+        """``text(families, openmetrics)`` gzipped, deflating only the families whose bytes changed."""
+        old = self._pieces.get(openmetrics, {})
+        new: dict[str, tuple[bytes, bytes]] = {}
+        parts = [_GZIP_HEADER]
+        crc = size = 0
+        units = [(name, unit) for name, _, unit in self._encoded(families, openmetrics)]
+        if openmetrics:
+            units.append(("", b"# EOF\n"))
+        for name, unit in units:
+            found = old.get(name)
+            if found is None or found[0] != unit:
+                deflate = zlib.compressobj(self.level, zlib.DEFLATED, -15)
+                found = (unit, deflate.compress(unit) + deflate.flush(zlib.Z_FULL_FLUSH))
+            new[name] = found
+            parts.append(found[1])
+            crc = zlib.crc32(unit, crc)
+            size += len(unit)
+        self._pieces[openmetrics] = new
+        parts.append(_DEFLATE_END)
+        parts.append(struct.pack("<II", crc, size & 0xFFFFFFFF))
+        return b"".join(parts)
+
+
+def render(sections: Iterable[Section], openmetrics: bool = False, cache: LabelCache | None = None) -> bytes:
+    """The exposition of every section, in order; OpenMetrics ends with ``# EOF`` (one-off: nothing is kept)."""
+    renderer = Renderer()
+    if cache is not None:
+        renderer.labels = cache
+    return renderer.text(renderer.families(sections), openmetrics)

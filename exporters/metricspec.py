@@ -20,7 +20,9 @@ class MetricSpec(Generic[T]):
     """One metric. ``name`` is the name as exposed (counters end in ``_total``, but for cAdvisor's own
     exceptions); ``labels`` are the labels beyond the per-item ones (for containers: ``id``, ``name``,
     ``image``, allowlisted labels). ``getter`` gives an item's series as (extra label values, value);
-    nothing when the host cannot provide the value, so the series is absent rather than a made-up zero."""
+    nothing when the host cannot provide the value, so the series is absent rather than a made-up zero.
+    ``volatile``: the row reads what changes at every sweep even when the item's key does not (the sample's
+    time), so the renderer calls its getter at every build (see ``exporters.exposition.Section.key``)."""
 
     name: str
     help: str
@@ -28,6 +30,7 @@ class MetricSpec(Generic[T]):
     unit: str
     labels: tuple[str, ...]
     getter: Callable[[T], Iterable[Series]]
+    volatile: bool = False
 
 
 def one(value: float | int | None) -> list[Series]:

@@ -11,7 +11,6 @@ sampler's snapshot (no sampler thread, as in tests) builds them itself, once, un
 
 from __future__ import annotations
 
-import gzip
 import re
 import threading
 import time
@@ -20,15 +19,15 @@ from dataclasses import dataclass, field
 
 from exporters import specs
 from exporters.autoscale.decision import Decision
-from exporters.cadvisor import MACHINE_LABELS, VersionInfo, machine_labels
+from exporters.cadvisor import MACHINE_LABELS, VersionInfo, machine_labels, running_key
 from exporters.coreview import ScrapeSource
-from exporters.exposition import LabelCache, Section, render
+from exporters.exposition import Family, Renderer, Section
 from observe.model import ALL_LABELS, ContainerInfo
 from observe.stats import StatsSnapshot
 from observe.telemetry import LogCountersSnapshot, SinkStatus
 
 BASE_LABELS = ("id", "name", "image")
-GZIP_LEVEL = 6
+GZIP_LEVEL = 1  # the families that changed are deflated at each build: speed over the last 5 %
 _INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 SectionSource = Callable[[], Iterable[Section]]
 
@@ -99,12 +98,13 @@ def sections(data: ScrapeInput, allowlist: Sequence[str]) -> list[Section]:
                if cid in labels]
     if snap.root is not None:
         running.insert(0, (values(snap.root.container), snap.root))
-    out = [Section(specs.RUNNING, running, container_labels)]
+    out = [Section(specs.RUNNING, running, container_labels, running_key)]
     if snap.machine is not None:
         out.append(Section(specs.MACHINE, [(machine_labels(snap.machine), snap.machine)], MACHINE_LABELS))
     if data.version is not None:
         out.append(Section(specs.VERSION, [((), data.version)], ()))
-    out.append(Section(specs.CONTAINERS, [(labels[c.id], c) for c in snap.containers], container_labels))
+    out.append(Section(specs.CONTAINERS, [(labels[c.id], c) for c in snap.containers], container_labels,
+                       _same))
     if data.log_counters is not None:
         known = {c.id: c for c in snap.containers}
         counters = data.log_counters
@@ -121,6 +121,11 @@ def sections(data: ScrapeInput, allowlist: Sequence[str]) -> list[Section]:
     return out
 
 
+def _same(c: ContainerInfo) -> object:
+    """A container's ``CONTAINERS`` rows read only the container (immutable): it is its own key."""
+    return c
+
+
 def decision_section(decisions: Sequence[Decision]) -> Section:
     """The ``specs.AUTOSCALE`` rows over the latest autoscaling decisions."""
     ordered = sorted(decisions, key=lambda d: d.service)
@@ -129,10 +134,10 @@ def decision_section(decisions: Sequence[Decision]) -> Section:
 
 @dataclass(slots=True)
 class Built:
-    """One build: the sections it rendered, the plain text, and the variants made from it so far."""
+    """One build: the families it rendered, the plain text, and the variants made from it so far."""
 
     snapshot: StatsSnapshot | None
-    sections: list[Section]
+    families: list[Family]
     text: bytes
     variants: dict[tuple[bool, bool], bytes] = field(default_factory=dict)
 
@@ -153,9 +158,10 @@ class Exposition:
         self.timer = timer
         self.extra: list[SectionSource] = []
         self.builds = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the renderer's caches are shared between builds and variants
+        self._building = threading.Lock()
         self._built: Built | None = None
-        self._labels = LabelCache()
+        self._renderer = Renderer(GZIP_LEVEL)
         self._asked: set[tuple[bool, bool]] = set()  # variants scrapers asked for: made with each build
 
     def add(self, source: SectionSource) -> None:
@@ -164,47 +170,47 @@ class Exposition:
 
     def build(self, snapshot: StatsSnapshot | None = None) -> Built:
         """Render everything now (the sampler's listener calls it with the snapshot it just published)."""
-        started = self.timer()
-        data = self.source()
-        if snapshot is not None and snapshot is not data.snapshot:
-            data = ScrapeInput(snapshot, data.log_counters, data.sinks, data.version)
-        parts = sections(data, self.allowlist)
-        for extra in self.extra:
-            parts.extend(extra())
-        parts.append(Section(specs.SCRAPE, [((), 0.0)], ()))
-        with self._lock:  # the label cache is shared between builds
-            body = render(parts[:-1], cache=self._labels)
-            self._labels.turn()
-        elapsed = self.timer() - started
-        parts[-1] = Section(specs.SCRAPE, [((), elapsed)], ())
-        built = Built(data.snapshot, parts, body + render(parts[-1:]))
-        with self._lock:
-            for key in list(self._asked):  # so that no scrape waits for its variant to be made
-                self._variant(built, key)
-            self._built = built
-            self.builds += 1
-        return built
+        with self._building:
+            started = self.timer()
+            data = self.source()
+            if snapshot is not None and snapshot is not data.snapshot:
+                data = ScrapeInput(snapshot, data.log_counters, data.sinks, data.version)
+            parts = sections(data, self.allowlist)
+            for extra in self.extra:
+                parts.extend(extra())
+            with self._lock:
+                families = self._renderer.families(parts)
+                self._renderer.turn()
+                elapsed = self.timer() - started
+                families += self._renderer.families([Section(specs.SCRAPE, [((), elapsed)], ())])
+                built = Built(data.snapshot, families, self._renderer.text(families))
+                for key in list(self._asked):  # so that no scrape waits for its variant to be made
+                    self._variant(built, key)
+                self._built = built
+                self.builds += 1
+            return built
 
     def _variant(self, built: Built, key: tuple[bool, bool]) -> bytes:
         openmetrics, gzipped = key
         found = built.variants.get(key)
         if found is None:
-            if openmetrics:
-                plain = built.variants.get((True, False)) or render(built.sections, openmetrics=True,
-                                                                    cache=self._labels)
-                built.variants[(True, False)] = plain
+            if gzipped:
+                found = self._renderer.gzip(built.families, openmetrics)
             else:
-                plain = built.text
-            found = gzip.compress(plain, compresslevel=GZIP_LEVEL, mtime=0) if gzipped else plain
+                found = self._renderer.text(built.families, openmetrics) if openmetrics else built.text
             built.variants[key] = found
         return found
 
     def current(self, snapshot: StatsSnapshot | None = None) -> Built:
-        """The latest build; rebuilt first when it is older than ``snapshot`` (or when there is none)."""
+        """The latest build; rebuilt first when it is older than ``snapshot`` (or when there is none).
+
+        While a build is under way (the sampler's, after a sweep) a scrape gets the previous build rather
+        than making the same one a second time.
+        """
         built = self._built
-        if built is not None and (snapshot is None or built.snapshot is snapshot):
+        if built is not None and (snapshot is None or built.snapshot is snapshot or self._building.locked()):
             return built
-        with self._lock:
+        with self._building:
             built = self._built
             if built is not None and (snapshot is None or built.snapshot is snapshot):
                 return built
