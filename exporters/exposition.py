@@ -110,10 +110,15 @@ class LabelCache:
 
 @dataclass(frozen=True, slots=True)
 class Family:
-    """One metric family of a build: its row and every series line of it (empty: the family is left out)."""
+    """One metric family of a build: its row and its series lines, in blocks of ``BLOCK`` items' lines (no
+    block: the family is left out). A block is the unit that is deflated again when it changes."""
 
     spec: MetricSpec[Any]
-    lines: str
+    blocks: tuple[str, ...]
+
+    @property
+    def lines(self) -> str:
+        return "".join(self.blocks)
 
 
 def _chunks(table: Sequence[MetricSpec[Any]], prefix: str, item: Any, labels_of: Callable[..., str],
@@ -144,6 +149,7 @@ def _header(spec: MetricSpec[Any], openmetrics: bool) -> str:
     return head
 
 
+BLOCK = 16  # items per block: about 3 KiB of lines, deflated at nearly the ratio of the whole
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, mtime 0, unknown OS
 _DEFLATE_END = b"\x03\x00"  # an empty final block
 
@@ -154,10 +160,9 @@ class Renderer:
     Three things are kept from one build to the next, each holding only what the last build used:
     rendered label sets (``LabelCache``); for a section with a ``key``, each item's series lines with
     its key (an item whose key is equal to the last build's reuses its lines, but for ``volatile``
-    rows); and per variant, each family's encoded bytes and deflated bytes, reused while its lines
-    are the same. So a build costs in proportion to what changed since the last one, and gzip
-    compresses only the families that changed: each family is deflated on its own (a full flush
-    ends each, so none refers back to another) and the pieces joined into one gzip member.
+    rows); and per variant, each block's encoded and deflated bytes, reused while its lines are the
+    same. So a build costs in proportion to what changed since the last one, and gzip compresses only
+    the blocks that changed (each block deflated on its own, the pieces joined into one gzip member).
     Not thread-safe: the caller holds a lock.
     """
 
@@ -165,8 +170,8 @@ class Renderer:
         self.level = level
         self.labels = LabelCache()
         self._items: dict[int, dict[tuple[str, ...], tuple[object, list[str]]]] = {}
-        self._units: dict[bool, dict[str, tuple[str, bytes]]] = {}
-        self._pieces: dict[bool, dict[str, tuple[bytes, bytes]]] = {}
+        self._units: dict[bool, dict[str, tuple[tuple[str, ...], tuple[bytes, ...]]]] = {}
+        self._pieces: dict[bool, dict[tuple[str, int], tuple[bytes, bytes]]] = {}
 
     def families(self, sections: Iterable[Section]) -> list[Family]:
         """Every family of the sections, in order (families without a series included, with empty lines)."""
@@ -200,53 +205,65 @@ class Renderer:
             if key_of is not None:
                 self._items[id(table)] = new
             for i, spec in enumerate(table):
-                out.append(Family(spec, "".join([chunks[i] for chunks in per_item])))
+                column = [chunks[i] for chunks in per_item]
+                blocks = ("".join(column[k:k + BLOCK]) for k in range(0, len(column), BLOCK))
+                out.append(Family(spec, tuple(b for b in blocks if b)))
         return out
 
     def turn(self) -> None:
         """End of a build's families: label sets not used in it are forgotten at the next turn."""
         self.labels.turn()
 
-    def _encoded(self, families: Sequence[Family], openmetrics: bool) -> list[tuple[str, str, bytes]]:
-        """(family name, lines, header + lines encoded) of each family with series, reusing the last encoding."""
+    def _encoded(self, families: Sequence[Family], openmetrics: bool) -> list[tuple[str, tuple[bytes, ...]]]:
+        """(family name, its header and blocks encoded) of each family with series, reusing the last encoding."""
         old = self._units.get(openmetrics, {})
-        new: dict[str, tuple[str, bytes]] = {}
+        new: dict[str, tuple[tuple[str, ...], tuple[bytes, ...]]] = {}
         out = []
         for fam in families:
-            if not fam.lines:
+            if not fam.blocks:
                 continue
             name = fam.spec.name
             found = old.get(name)
-            if found is None or found[0] != fam.lines:
-                found = (fam.lines, (_header(fam.spec, openmetrics) + fam.lines).encode("utf-8"))
+            if found is None or found[0] != fam.blocks:
+                head = found[1][0] if found is not None else _header(fam.spec, openmetrics).encode("utf-8")
+                found = (fam.blocks, (head, *(b.encode("utf-8") for b in fam.blocks)))
             new[name] = found
-            out.append((name, found[0], found[1]))
+            out.append((name, found[1]))
         self._units[openmetrics] = new
         return out
 
     def text(self, families: Sequence[Family], openmetrics: bool = False) -> bytes:
         """The exposition as text 0.0.4 or OpenMetrics (ending with ``# EOF``)."""
-        body = b"".join([unit for _, _, unit in self._encoded(families, openmetrics)])
+        body = b"".join([piece for _, pieces in self._encoded(families, openmetrics) for piece in pieces])
         return body + b"# EOF\n" if openmetrics else body
 
     def gzip(self, families: Sequence[Family], openmetrics: bool = False) -> bytes:
-        """``text(families, openmetrics)`` gzipped, deflating only the families whose bytes changed."""
+        """``text(families, openmetrics)`` gzipped, deflating only the blocks whose bytes changed.
+
+        One deflate stream is used for the blocks that changed, with a full flush after each: a full flush
+        ends on a byte boundary and resets the history, so each block's output stands alone and may be
+        joined with blocks deflated at other builds into one valid stream.
+        """
         old = self._pieces.get(openmetrics, {})
-        new: dict[str, tuple[bytes, bytes]] = {}
+        new: dict[tuple[str, int], tuple[bytes, bytes]] = {}
         parts = [_GZIP_HEADER]
         crc = size = 0
-        units = [(name, unit) for name, _, unit in self._encoded(families, openmetrics)]
+        units = self._encoded(families, openmetrics)
         if openmetrics:
-            units.append(("", b"# EOF\n"))
-        for name, unit in units:
-            found = old.get(name)
-            if found is None or found[0] != unit:
-                deflate = zlib.compressobj(self.level, zlib.DEFLATED, -15)
-                found = (unit, deflate.compress(unit) + deflate.flush(zlib.Z_FULL_FLUSH))
-            new[name] = found
-            parts.append(found[1])
-            crc = zlib.crc32(unit, crc)
-            size += len(unit)
+            units.append(("", (b"# EOF\n",)))
+        deflate = None
+        for name, pieces in units:
+            for j, piece in enumerate(pieces):
+                key = (name, j)
+                found = old.get(key)
+                if found is None or found[0] != piece:
+                    if deflate is None:
+                        deflate = zlib.compressobj(self.level, zlib.DEFLATED, -15)
+                    found = (piece, deflate.compress(piece) + deflate.flush(zlib.Z_FULL_FLUSH))
+                new[key] = found
+                parts.append(found[1])
+                crc = zlib.crc32(piece, crc)
+                size += len(piece)
         self._pieces[openmetrics] = new
         parts.append(_DEFLATE_END)
         parts.append(struct.pack("<II", crc, size & 0xFFFFFFFF))

@@ -15,12 +15,20 @@ from typing import Any
 
 import pytest
 
+import exporters.exposition as exposition_module
 from exporters.prometheus import Exposition, ScrapeInput
 from observe.stats import ContainerStats, DeviceIO, InterfaceCounters, Pressure, Sample, StatsSnapshot
 from observe.stats.host import FsUsage
 from tests.exporters.test_exposition import fixture_input
 
 ALLOW = ("com.docker.compose.service", "app.kubernetes.io/name")
+
+
+@pytest.fixture(autouse=True, params=[1, 2, 16])
+def block(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Blocks of one item (each deflated alone), two (blocks mixing changed and unchanged items) and the default."""
+    monkeypatch.setattr(exposition_module, "BLOCK", request.param)
+    return int(request.param)
 
 
 def fresh(data: ScrapeInput, openmetrics: bool) -> bytes:
