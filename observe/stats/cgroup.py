@@ -23,6 +23,7 @@ from observe.model import CgroupLocation
 from observe.stats.cgroup_v2 import read_v2
 from observe.stats.cgroupfs import (
     ContainerFiles,
+    KeyPicker,
     OneShotFiles,
     count_lines,
     max_or_int,
@@ -41,6 +42,11 @@ V1_BLKIO_PREFIXES = ("blkio.bfq.", "blkio.", "blkio.throttle.")
 NS = 1e9
 USER_HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 REFRESH_EVERY = 10
+V1_MEMORY_KEYS = ("total_inactive_file", "total_rss", "total_cache", "total_swap", "total_mapped_file",
+                  "total_active_file", "total_dirty", "total_writeback", "pgfault", "pgmajfault", "total_pgfault",
+                  "total_pgmajfault")
+V1_CPUACCT_KEYS = ("user", "system")
+CFS_KEYS = ("nr_periods", "nr_throttled", "throttled_time", "nr_bursts", "burst_time")
 
 
 def parse_proc_cgroup(text: str) -> dict[str, str]:
@@ -109,6 +115,9 @@ class CgroupReader:
         self.hierarchies = v1_hierarchies(cgroup_root) if version == 1 else {}
         self._devices: dict[str, str] = {}
         self._devices_loaded = False
+        self.memory_stat = KeyPicker(V1_MEMORY_KEYS)
+        self.cpuacct_stat = KeyPicker(V1_CPUACCT_KEYS)
+        self.cpu_stat = KeyPicker(CFS_KEYS)
 
     def available(self) -> bool:
         """True when this host's files are where we expect (so the cgroup backend can work)."""
@@ -203,15 +212,22 @@ class CgroupReader:
         percpu = parse_percpu(f.read(cpuacct + "/cpuacct.usage_percpu")) if self.percpu else None
         # cpuacct.usage is the sum of the per-CPU figures: one read fewer when those are read anyway
         usage_ns: int | None = sum(percpu) if percpu else f.read_int(cpuacct + "/cpuacct.usage")
-        ticks = parse_flat_keyed(f.read(cpuacct + "/cpuacct.stat"))
-        cpu = paths.dir("cpu")
-        cfs = parse_flat_keyed(f.read(cpu + "/cpu.stat")) if cpu is not None else {}
-        stat = parse_flat_keyed(f.read(mem + "/memory.stat"))
+        ticks = self.cpuacct_stat.pick(f.read(cpuacct + "/cpuacct.stat"))
+        stat = self.memory_stat.pick(f.read(mem + "/memory.stat"))
         pids_dir = paths.dir("pids")
         threads = f.read_int(pids_dir + "/pids.current") if pids_dir is not None else None
         if refresh:
             f.slow = self._slow_v1(paths, f)
         slow = f.slow
+        cpu = paths.dir("cpu")
+        # Without a quota the CFS counters stand still (the kernel counts periods only under a quota): read
+        # them on the slow refresh, which is also when a quota set by ``docker update`` is seen.
+        cfs = slow.get("cfs")
+        if not isinstance(cfs, dict) or refresh or slow.get("cpu_quota") != 0:
+            cfs = self.cpu_stat.pick(f.read(cpu + "/cpu.stat")) if cpu is not None else {}
+            slow["cfs"] = cfs
+        fields = slow["fields"]
+        assert isinstance(fields, dict)
         blkio = paths.dir("blkio")
         prefix = slow.get("blkio_prefix")
         block_io = self._blkio_v1(blkio, str(prefix), f) if blkio is not None and prefix else slow.get("block_io")
@@ -233,9 +249,6 @@ class CgroupReader:
             memory_cache_bytes=stat.get("total_cache"),
             memory_swap_bytes=stat.get("total_swap"),
             memory_mapped_file_bytes=stat.get("total_mapped_file"),
-            memory_max_usage_bytes=_opt_int(slow.get("max_usage")),
-            memory_failcnt=_opt_int(slow.get("failcnt")),
-            memory_kernel_bytes=_opt_int(slow.get("kernel")),
             memory_active_file_bytes=stat.get("total_active_file"),
             memory_inactive_file_bytes=stat.get("total_inactive_file"),
             memory_dirty_bytes=stat.get("total_dirty"),
@@ -244,18 +257,10 @@ class CgroupReader:
             memory_pgmajfault=stat.get("pgmajfault"),
             memory_hierarchy_pgfault=stat.get("total_pgfault"),
             memory_hierarchy_pgmajfault=stat.get("total_pgmajfault"),
-            oom_events=_opt_int(slow.get("oom_kill")),
-            processes=_opt_int(slow.get("processes")),
             threads=threads,
-            threads_max=_opt_int(slow.get("threads_max")),
-            spec_memory_limit_bytes=_opt_int(slow.get("memory_limit")),
-            spec_memory_reservation_bytes=_opt_int(slow.get("memory_reservation")),
-            spec_memory_swap_limit_bytes=_opt_int(slow.get("memory_swap")),
-            spec_cpu_quota_us=_opt_int(slow.get("cpu_quota")),
-            spec_cpu_period_us=_opt_int(slow.get("cpu_period")),
-            spec_cpu_shares=_opt_int(slow.get("cpu_shares")),
             block_io=block_io if isinstance(block_io, tuple) else None,
             network=network,
+            **fields,
         )
 
     def _slow_v1(self, paths: CgroupPaths, f: ContainerFiles) -> dict[str, object]:
@@ -280,6 +285,7 @@ class CgroupReader:
             "oom_kill": parse_flat_keyed(f.read(mem + "/memory.oom_control")).get("oom_kill"),
             "processes": processes if processes is not None else count_lines(f.read(mem + "/cgroup.procs")),
         }
+        out["fields"] = {field: _opt_int(out.get(key)) for field, key in _V1_SLOW_FIELDS}
         blkio = paths.dir("blkio")
         if blkio is not None:
             found = False
@@ -327,6 +333,16 @@ class CgroupReader:
                 bytes_by_op=tuple((op.capitalize(), n) for op, n in values.items()),
             ))
         return tuple(out)
+
+
+_V1_SLOW_FIELDS = (
+    ("memory_max_usage_bytes", "max_usage"), ("memory_failcnt", "failcnt"), ("memory_kernel_bytes", "kernel"),
+    ("oom_events", "oom_kill"), ("processes", "processes"), ("threads_max", "threads_max"),
+    ("spec_memory_limit_bytes", "memory_limit"), ("spec_memory_reservation_bytes", "memory_reservation"),
+    ("spec_memory_swap_limit_bytes", "memory_swap"), ("spec_cpu_quota_us", "cpu_quota"),
+    ("spec_cpu_period_us", "cpu_period"), ("spec_cpu_shares", "cpu_shares"),
+)
+"""Sample fields from the slow refresh, and their keys in it."""
 
 
 def _opt_int(value: object) -> int | None:

@@ -165,6 +165,43 @@ def parse_flat_keyed(text: str | None) -> dict[str, int]:
     return out
 
 
+class KeyPicker:
+    """The values of a few keys of a flat-keyed file (``memory.stat``, ``cpu.stat``), as ``parse_flat_keyed``
+    gives them but for those keys only.
+
+    The kernel writes such a file's keys in one fixed order, so where each wanted key's value is is learnt
+    at a full parse, and used while the file has the same keys in the same order (compared in C, every
+    time): then only the wanted values are converted. Otherwise the file is parsed in full and the places
+    learnt again, so the result is always what ``parse_flat_keyed`` gives for those keys.
+    """
+
+    __slots__ = ("_at", "_names", "keys")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.keys = keys
+        self._at: tuple[tuple[str, int], ...] = ()
+        self._names: list[str] | None = None
+
+    def pick(self, text: str | None) -> dict[str, int]:
+        if not text:
+            return {}
+        parts = text.split()
+        names = parts[0::2]
+        if names == self._names and len(parts) % 2 == 0:
+            try:
+                return {key: int(parts[i]) for key, i in self._at}
+            except ValueError:
+                pass
+        full = parse_flat_keyed(text)
+        wanted = set(self.keys)
+        if len(parts) % 2 == 0 and len(full) * 2 == len(parts):  # learnt only from "key integer" lines
+            self._at = tuple((parts[i], i + 1) for i in range(0, len(parts), 2) if parts[i] in wanted)
+            self._names = names
+        else:
+            self._names = None
+        return {k: v for k, v in full.items() if k in wanted}
+
+
 def parse_nested_keyed(text: str | None) -> dict[str, dict[str, int]]:
     """cgroup v2 ``io.stat``: ``8:0 rbytes=1 wbytes=2 rios=3 wios=4`` per device."""
     out: dict[str, dict[str, int]] = {}

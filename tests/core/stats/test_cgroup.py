@@ -9,9 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from observe.engine.inspect import cgroup_location
-from observe.stats.cgroup import CgroupReader, parse_proc_cgroup
+from observe.stats.cgroup import REFRESH_EVERY, CgroupReader, parse_proc_cgroup
 from observe.stats.cgroupfs import (
     ContainerFiles,
+    KeyPicker,
     cpu_weight_to_shares,
     parse_blkio_v1,
     parse_flat_keyed,
@@ -318,3 +319,47 @@ def test_open_files_follow_a_removed_cgroup(tmp_path: Path) -> None:
         reader.read(paths, 3.0, 3.0, fresh)  # type: ignore[arg-type]
     files.close()
     assert files.open_count() == 0
+
+
+FLAT = st.dictionaries(st.sampled_from(["a", "b", "total_rss", "pgfault", "x_y", "zz"]), st.integers(0, 2**63),
+                       max_size=6)
+
+
+@given(st.lists(st.tuples(FLAT, st.booleans(), st.booleans()), min_size=1, max_size=6),
+       st.lists(st.sampled_from(["a", "total_rss", "pgfault", "missing"]), min_size=1, max_size=4, unique=True))
+def test_key_picker_gives_what_a_full_parse_gives(texts: list[tuple[dict[str, int], bool, bool]],
+                                                  keys: list[str]) -> None:
+    """Whatever the files read in turn (keys coming and going, reordered, junk lines), the picker's answer is
+    the full parse's for its keys: the places it learnt are checked, never trusted."""
+    picker = KeyPicker(tuple(keys))
+    for values, junk, reverse in texts:
+        items = list(values.items())[::-1] if reverse else list(values.items())
+        text = "".join(f"{k} {v}\n" for k, v in items) + ("a 1 2\nb x\n" if junk else "")
+        full = parse_flat_keyed(text)
+        assert picker.pick(text) == {k: v for k, v in full.items() if k in keys}
+
+
+def test_kept_open_files_follow_counters_and_cfs_without_quota_on_the_slow_refresh(tmp_path: Path) -> None:
+    """Every sweep sees new counters; CFS counters, which stand still without a quota, are read with the
+    limits on the slow refresh, and at every sweep again once a quota is set."""
+    reader, paths = v1_tree(tmp_path, CFQ_STATS)
+    cpu_dir = tmp_path / "cgroup" / "cpu" / "docker" / CID
+    mem_dir = tmp_path / "cgroup" / "memory" / "docker" / CID
+    (cpu_dir / "cpu.cfs_quota_us").write_text("-1\n")
+    files = ContainerFiles()
+    files.sweeps = 0
+    first = reader.read(paths, 1.0, 1.0, files)  # type: ignore[arg-type]
+    assert (first.spec_cpu_quota_us, first.cpu_cfs_periods) == (0, 10)
+    (mem_dir / "memory.stat").write_text("pgfault 11\ntotal_inactive_file 700\ntotal_rss 5\n")
+    (cpu_dir / "cpu.stat").write_text("nr_periods 12\nnr_throttled 4\nthrottled_time 250000000\n")
+    (cpu_dir / "cpu.cfs_quota_us").write_text("20000\n")
+    second = reader.read(paths, 2.0, 2.0, files)  # type: ignore[arg-type]
+    assert (second.memory_pgfault, second.memory_working_set_bytes, second.memory_rss_bytes) == (11, 5000000 - 700, 5)
+    assert (second.spec_cpu_quota_us, second.cpu_cfs_periods) == (0, 10)  # both wait for the slow refresh
+    for t in range(3, 3 + REFRESH_EVERY):
+        last = reader.read(paths, float(t), float(t), files)  # type: ignore[arg-type]
+    assert (last.spec_cpu_quota_us, last.cpu_cfs_periods) == (20000, 12)
+    (cpu_dir / "cpu.stat").write_text("nr_periods 13\nnr_throttled 5\nthrottled_time 300000000\n")
+    now = reader.read(paths, 99.0, 99.0, files)  # type: ignore[arg-type]
+    assert (now.cpu_cfs_periods, now.cpu_cfs_throttled_periods, now.cpu_cfs_throttled_seconds) == (13, 5, 0.3)
+    files.close()
