@@ -204,9 +204,10 @@ class Renderer:
                 per_item.append(chunks)
             if key_of is not None:
                 self._items[id(table)] = new
-            for i, spec in enumerate(table):
-                column = [chunks[i] for chunks in per_item]
-                blocks = ("".join(column[k:k + BLOCK]) for k in range(0, len(column), BLOCK))
+            columns = zip(*per_item, strict=True) if per_item else (() for _ in table)
+            starts = range(0, len(per_item), BLOCK)
+            for spec, column in zip(table, columns, strict=True):
+                blocks = ["".join(column[k:k + BLOCK]) for k in starts]
                 out.append(Family(spec, tuple(b for b in blocks if b)))
         return out
 

@@ -84,16 +84,30 @@ def core_source(core: ScrapeSource, version: str = "") -> Callable[[], ScrapeInp
     return read
 
 
-def sections(data: ScrapeInput, allowlist: Sequence[str]) -> list[Section]:
-    """Every table over its items for one snapshot (the scrape-duration row excepted)."""
+LabelValues = dict[str, tuple[ContainerInfo, tuple[tuple[str, str], ...], tuple[str, ...]]]
+
+
+def sections(data: ScrapeInput, allowlist: Sequence[str], kept: LabelValues | None = None) -> list[Section]:
+    """Every table over its items for one snapshot (the scrape-duration row excepted).
+
+    ``kept`` keeps each container's label values between calls (refreshed when the container or the
+    label columns change); it ends up holding the containers of this snapshot only.
+    """
     snap = data.snapshot
     columns = label_columns(allowlist, snap.containers)
     container_labels = BASE_LABELS + tuple(name for name, _ in columns)
+    old = dict(kept) if kept is not None else {}
 
     def values(c: ContainerInfo) -> tuple[str, ...]:
+        hit = old.get(c.id)
+        if hit is not None and hit[0] is c and hit[1] == columns:
+            return hit[2]
         return (cadvisor_id(c), c.name, c.image, *(c.labels.get(key, "") for _, key in columns))
 
     labels = {c.id: values(c) for c in snap.containers}
+    if kept is not None:
+        kept.clear()
+        kept.update({c.id: (c, columns, labels[c.id]) for c in snap.containers})
     running = [(labels[cid], st) for cid, st in sorted(snap.stats.items(), key=lambda kv: kv[1].container.name)
                if cid in labels]
     if snap.root is not None:
@@ -162,6 +176,7 @@ class Exposition:
         self._building = threading.Lock()
         self._built: Built | None = None
         self._renderer = Renderer(GZIP_LEVEL)
+        self._label_values: LabelValues = {}
         self._asked: set[tuple[bool, bool]] = set()  # variants scrapers asked for: made with each build
 
     def add(self, source: SectionSource) -> None:
@@ -175,7 +190,7 @@ class Exposition:
             data = self.source()
             if snapshot is not None and snapshot is not data.snapshot:
                 data = ScrapeInput(snapshot, data.log_counters, data.sinks, data.version)
-            parts = sections(data, self.allowlist)
+            parts = sections(data, self.allowlist, self._label_values)
             for extra in self.extra:
                 parts.extend(extra())
             with self._lock:

@@ -153,3 +153,18 @@ def test_scrape_during_a_build_gets_the_previous_one() -> None:
         release.set()
         builder.join(10)
     assert exposition.builds == 2
+
+
+def test_a_container_whose_labels_or_name_changed() -> None:
+    base = fixture_input()
+    st = web(base)
+    snap = base.snapshot
+    renamed = dataclasses.replace(st.container, name="web-2", labels={**st.container.labels,
+                                                                      "com.docker.compose.service": "api"})
+    containers = tuple(renamed if c.id == renamed.id else c for c in snap.containers)
+    stats = {k: (dataclasses.replace(v, container=renamed) if k == renamed.id else v) for k, v in snap.stats.items()}
+    moved = ScrapeInput(dataclasses.replace(snap, containers=containers, stats=MappingProxyType(stats)),
+                        base.log_counters, base.sinks, base.version)
+    check_kept_equals_fresh([base, moved, base])
+    assert b'name="web-2"' in fresh(moved, False) and b'container_label_com_docker_compose_service="api"' in fresh(
+        moved, False)
