@@ -103,6 +103,7 @@ class Inventory:
         self.backoff_max = backoff_max
         self._lock = threading.RLock()
         self._all: dict[str, ContainerInfo] = {}
+        self._verdicts: dict[str, tuple[ContainerInfo, Selection, bool]] = {}
         self._listeners: list[Listener] = []
         self._event_listeners: list[EventListener] = []
         self._events: deque[ContainerEvent] = deque(maxlen=history)
@@ -120,7 +121,17 @@ class Inventory:
 
     # -- reading -----------------------------------------------------------------------
     def _selected(self, c: ContainerInfo) -> bool:
-        return self.selection.matches(c.name, c.image, c.labels)
+        """Whether the selection takes ``c``; remembered per container object (they are immutable), because
+        the sampler asks for every container on the host at every sweep."""
+        known = self._verdicts.get(c.id)
+        if known is not None and known[0] is c and known[1] is self.selection:
+            return known[2]
+        verdict = self.selection.matches(c.name, c.image, c.labels)
+        with self._lock:
+            if len(self._verdicts) > 2 * len(self._all) + 64:  # forget containers long gone
+                self._verdicts = {cid: v for cid, v in self._verdicts.items() if cid in self._all}
+            self._verdicts[c.id] = (c, self.selection, verdict)
+        return verdict
 
     def containers(self, include_stopped: bool = True) -> list[ContainerInfo]:
         """The selected containers, sorted by name."""

@@ -108,3 +108,20 @@ def test_selection_excludes(containers: Containers, docker_client: docker.Docker
         assert containers.name("db") not in names and containers.name("skip") not in names
     finally:
         inv.stop()
+
+
+def test_selection_follows_a_rename(containers: Containers) -> None:
+    """The verdict of the selection is kept per container object: a rename (a new object) is judged again."""
+    inv = Inventory(Engine(Config()), Selection(LabelSelector.parse(f"{RUN_LABEL}={RUN_ID}"),
+                                                names=(containers.name("sel-*"),)))
+    inv.start()
+    try:
+        c = containers.run("sel-a")
+        wait_for(lambda: [x.id for x in inv.containers()] == [c.id], "selected by its name")
+        assert [x.id for x in inv.containers()] == [c.id]  # asked again: the same verdict
+        c.rename(containers.name("other"))
+        wait_for(lambda: inv.containers() == [], "left the selection once renamed")
+        c.rename(containers.name("sel-b"))
+        wait_for(lambda: [x.name for x in inv.containers()] == [containers.name("sel-b")], "back in the selection")
+    finally:
+        inv.stop()
