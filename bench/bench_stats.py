@@ -10,7 +10,10 @@ command users run, selecting those containers by label, sampling every 1 s) and 
   time over ``--cpu-seconds``, while it is scraped once a second; ``rss`` from ``/proc/<pid>/status``;
 - the exposition's size and series count (the output counted).
 
-Run: ``python3 bench/bench_stats.py [--sizes 50,300] [--cpu-seconds 30] [--runs 3]``.
+Run: ``python3 bench/bench_stats.py [--sizes 50,300] [--cpu-seconds 30] [--runs 3] [--workload ticking]``.
+``--workload idle`` (the default) runs ``sleep``, whose counters stand still between sweeps; ``ticking``
+runs a shell that starts ``sleep 1`` in a loop, so every container's CPU, memory and fault counters move
+at every sweep and the exporter cannot reuse any container's lines.
 Every container it creates carries the label ``observe.bench`` and is removed at the end, even on failure.
 """
 
@@ -34,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IMAGE = "observe-test/busybox:1"
 LABEL = "observe.bench"
 TICKS = os.sysconf("SC_CLK_TCK")
+WORKLOADS = {"idle": ["sleep", "3600"], "ticking": ["sh", "-c", "while :; do sleep 1; done"]}
 PROM_ACCEPT = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 
 
@@ -137,6 +141,7 @@ def measure(run_id: str, n: int, scrapes: int, cpu_window: float) -> dict[str, s
         "exporter CPU (1 s interval, 1 scrape/s)": f"{cpu * 100:.2f} %",
         "RSS": f"{rss:.0f} MiB",
         "exposition": f"{size / 1024:.0f} KiB, {series} series ({gz_size / 1024:.0f} KiB gzip)",
+        "load average (1 min)": f"{os.getloadavg()[0]:.1f}",
     }
 
 
@@ -146,6 +151,7 @@ def main() -> int:
     parser.add_argument("--scrapes", type=int, default=30)
     parser.add_argument("--cpu-seconds", type=float, default=30.0)
     parser.add_argument("--runs", type=int, default=3, help="exporter runs per size (one process each)")
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="idle")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     run_id = uuid.uuid4().hex[:8]
@@ -156,7 +162,7 @@ def main() -> int:
         for size in sizes:
             t0 = time.perf_counter()
             while len(made) < size:
-                made.append(client.containers.run(IMAGE, ["sleep", "3600"], detach=True, network_mode="none",
+                made.append(client.containers.run(IMAGE, WORKLOADS[args.workload], detach=True, network_mode="none",
                                                   labels={LABEL: run_id}, name=f"obs-bench-{run_id}-{len(made)}"))
             print(f"{size} containers running ({time.perf_counter() - t0:.0f} s to start)", file=sys.stderr)
             for _ in range(args.runs):
