@@ -143,8 +143,12 @@ class LogsPane(Vertical):
             self._close(self.streams.pop(cid))
         for cid, tag in wanted.items():
             if cid not in self.streams:
-                stream = self.streams[cid] = Stream(cid, tag, len(self.streams))
+                stream = self.streams[cid] = Stream(cid, tag, self.replica_colour(cid, len(self.streams)))
                 self._open(stream, tail=500)
+
+    def replica_colour(self, container_id: str, taken: int) -> int:
+        """The colour index of a source's tag (``taken``: how many sources came before it)."""
+        return taken
 
     def _open(self, stream: Stream, tail: int) -> None:
         self.run_worker(lambda: self._follow(stream, tail), thread=True, name="follow-logs", group="logs")
@@ -228,11 +232,9 @@ class LogsPane(Vertical):
         """Take the pending records into the buffer and, if shown and not paused, into the view in one append."""
         self._drain_timer = False
         self._last_drain = time.monotonic()
-        items = self.feed.drain()
+        items = self.take(self.feed.drain())
         if not items:
             return
-        if len(self.streams) > 1:
-            items.sort(key=lambda item: item[1].time_ns)  # replicas merged in time order (stable: each in its own)
         fresh: list[LogEntry] = []
         add = self.buffer.add
         seq = self._seq
@@ -248,6 +250,10 @@ class LogsPane(Vertical):
             keeps = self.query_.keeps
             self.view.append(e for e in fresh if keeps(e))
         self._status()
+
+    def take(self, items: list[tuple[Stream, Record]]) -> list[tuple[Stream, Record]]:
+        """The drained records to show now, in order (here: all of them, as they came)."""
+        return items
 
     def shown(self) -> bool:
         """Whether the pane is displayed (on a detail screen: its tab is the active one)."""

@@ -1,0 +1,93 @@
+"""Actions on the detail screen: the list's keys and rules (tui.actions), a pending state, then the result.
+
+On the fake of the CoreView seam, with an action that blocks until the test lets it finish, so the
+pending state can be seen; the real engine's stop from the detail screen is in test_service_logs_engine.py.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from tests.tui.fakecore import FakeCore, fixed_clock
+from tests.tui.helpers import until
+from tui.actions import ActionTracker, offered, status_text, valid_verbs
+from tui.app import ObserveApp, make_app
+from tui.logview import LogView
+from tui.modals import ConfirmScreen, PromptScreen
+from tui.screens.detail import DetailScreen
+
+API_1 = "01" * 32
+CRON = "05" * 32  # exited
+
+
+class SlowCore(FakeCore):
+    """Actions block until ``release`` is set, as a 10 s stop does on the engine."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def action(self, container_id: str, verb: str) -> None:
+        self.release.wait(10)
+        super().action(container_id, verb)
+
+
+def actions_line(screen: DetailScreen) -> str:
+    return str(screen.query_one("#detail-actions").render())
+
+
+async def test_stop_on_the_detail_screen_shows_pending_then_done() -> None:
+    core = SlowCore()
+    app = make_app_fake(core)
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.open_detail(API_1, "logs")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.query(LogView), "detail")
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        line = actions_line(screen)
+        assert "s stop" in line and "d remove (will force)" in line and "S start" not in line
+        await pilot.press("s")  # stop, not save: the save of the logs pane is ctrl+s
+        assert isinstance(app.screen, ConfirmScreen) and "Stop container shop-api-1" in app.screen.question
+        await pilot.press("y")
+        await until(pilot, lambda: "stopping…" in actions_line(screen), "the pending state while the engine works")
+        await pilot.press("s")  # a second action while one is pending is refused, not asked
+        assert not isinstance(app.screen, ConfirmScreen)
+        core.release.set()
+        await until(pilot, lambda: "stop: done" in actions_line(screen), "the result")
+        assert core.actions == [(API_1, "stop")]
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, PromptScreen), "ctrl+s saves the logs"
+
+
+async def test_the_detail_screen_offers_the_actions_of_the_state() -> None:
+    core = FakeCore()
+    app = make_app_fake(core)
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.open_detail(CRON, "logs")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.query(LogView), "detail")
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        line = actions_line(screen)
+        assert "S start" in line and "d remove" in line and "force" not in line and "k kill" not in line
+        await pilot.press("k")  # the list's rule: refused at once, no question, no engine call
+        await pilot.pause()
+        assert app.screen is screen and core.actions == []
+
+
+def test_actions_by_state_and_the_status_line() -> None:
+    assert valid_verbs("exited") == ["start", "restart", "remove"]
+    assert offered("running").endswith("d remove (will force)") and "force" not in offered("exited")
+    now = [100.0]
+    tracker = ActionTracker(clock=lambda: now[0])
+    assert status_text(tracker, "c") == ""
+    tracker.start("c", "stop")
+    now[0] += 60
+    assert "stopping…" in status_text(tracker, "c"), "pending stays however long the engine takes"
+    tracker.finish("c", "stop", "boom")
+    assert "stop failed" in status_text(tracker, "c") and "boom" in status_text(tracker, "c")
+    now[0] += 60
+    assert status_text(tracker, "c") == ""
+
+
+def make_app_fake(core: FakeCore) -> ObserveApp:
+    return make_app(core, clock=fixed_clock, refresh_interval=3600)  # type: ignore[arg-type]
