@@ -22,7 +22,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -97,6 +97,7 @@ class LogView(ScrollView, can_focus=True):
         self.search = ""
         self._wrap_width = 0
         self._end_pending = False
+        self._base = Style()
 
     # -- content -----------------------------------------------------------------------
     def set_entries(self, entries: Iterable[LogEntry]) -> None:
@@ -308,7 +309,7 @@ class LogView(ScrollView, can_focus=True):
                 text.stylize(CURSOR_STYLE)
         else:
             text = self._text(entry, cursor)
-        base = self.rich_style
+        base = self._base
         strip = Strip([Segment(s.text, base + s.style if s.style else base) for s in text.render(self.app.console)])
         self._strips[key] = strip
         if len(self._strips) > STRIP_CACHE:
@@ -336,8 +337,23 @@ class LogView(ScrollView, can_focus=True):
         return len(self._rows) if self.wrap else len(self.entries)
 
     def _resize(self) -> None:
-        width = self._wrap_width if self.wrap else self._widest
-        self.virtual_size = Size(width, self._row_count())
+        """Set the scrollable size; without a layout of the screen when no scrollbar appears or goes.
+
+        Assigning ``virtual_size`` lays out the whole screen (and repaints every widget of it), ten
+        times a second under a busy log; setting it quietly repaints this widget and its scrollbars only.
+        """
+        size = Size(self._wrap_width if self.wrap else self._widest, self._row_count())
+        old = self.virtual_size
+        if size == old:
+            return
+        region = self.scrollable_content_region
+        same_bars = ((old.height > region.height) == (size.height > region.height)
+                     and (old.width > region.width) == (size.width > region.width))
+        if same_bars and self.is_mounted and region.height > 0:
+            self.set_reactive(ScrollView.virtual_size, size)
+            self._scroll_update(size)
+        else:
+            self.virtual_size = size
 
     def _scroll_end(self) -> None:
         """To the end now, and once more after the next refresh (a layout may change the height)."""
@@ -358,11 +374,18 @@ class LogView(ScrollView, can_focus=True):
         elif self._follow:
             self._scroll_end()
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        base = self.rich_style  # once per paint, not once per line (it walks the ancestors' styles)
+        if base != self._base:
+            self._base = base
+            self._strips.clear()
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._base
         if row >= self._row_count():
             return Strip.blank(width, base)
         ordinal, sub = self._rows[row] if self.wrap else (self._first + row, 0)
