@@ -1,4 +1,4 @@
-"""Actions on the detail screen: the list's keys and rules (tui.actions), a pending state, then the result.
+"""The detail screen: the list's actions (tui.actions) with a pending state then the result; a hidden logs tab idles.
 
 On the fake of the CoreView seam, with an action that blocks until the test lets it finish, so the
 pending state can be seen; the real engine's stop from the detail screen is in test_service_logs_engine.py.
@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import threading
 
-from tests.tui.fakecore import FakeCore, fixed_clock
+from tests.tui.fakecore import RECORDS, FakeCore, fixed_clock, record
 from tests.tui.helpers import until
+from tests.tui.test_app_fake import PushingCore
 from tui.actions import ActionTracker, offered, status_text, valid_verbs
 from tui.app import ObserveApp, make_app
 from tui.logview import LogView
 from tui.modals import ConfirmScreen, PromptScreen
+from tui.panes import LogsPane
 from tui.screens.detail import DetailScreen
 
 API_1 = "01" * 32
@@ -91,3 +93,23 @@ def test_actions_by_state_and_the_status_line() -> None:
 
 def make_app_fake(core: FakeCore) -> ObserveApp:
     return make_app(core, clock=fixed_clock, refresh_interval=3600)  # type: ignore[arg-type]
+
+
+async def test_a_hidden_logs_tab_keeps_the_history_only_and_catches_up_when_shown() -> None:
+    core = PushingCore()
+    app = make_app_fake(core)
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.open_detail(API_1, "logs")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.query(LogView), "logs pane")
+        pane = app.screen.query_one(LogsPane)
+        view = pane.view
+        await until(pilot, lambda: len(view.entries) == len(RECORDS), "the first records")
+        assert core.push is not None
+        await pilot.press("2")  # the Stats tab: the logs pane is hidden
+        await pilot.pause()
+        core.push([record(30 + i, "info", f"while hidden {i}") for i in range(50)])
+        await until(pilot, lambda: len(pane.buffer) == len(RECORDS) + 50, "the records in the history")
+        assert len(view.entries) == len(RECORDS), "a hidden tab does no view work"
+        await pilot.press("1")
+        await until(pilot, lambda: len(view.entries) == len(RECORDS) + 50, "the view caught up once shown")
+        assert view.entries[-1].message == "while hidden 49" and view.following
