@@ -1,4 +1,4 @@
-"""The detail screen: the list's actions (tui.actions) with a pending state then the result; a hidden logs tab idles.
+"""The detail screen: the list's actions (tui.actions), pending then the result; the logs tab's rendering cost.
 
 On the fake of the CoreView seam, with an action that blocks until the test lets it finish, so the
 pending state can be seen; the real engine's stop from the detail screen is in test_service_logs_engine.py.
@@ -113,3 +113,30 @@ async def test_a_hidden_logs_tab_keeps_the_history_only_and_catches_up_when_show
         await pilot.press("1")
         await until(pilot, lambda: len(view.entries) == len(RECORDS) + 50, "the view caught up once shown")
         assert view.entries[-1].message == "while hidden 49" and view.following
+
+
+async def test_a_busy_log_does_not_lay_out_the_screen_at_every_append() -> None:
+    core = PushingCore()
+    app = make_app_fake(core)
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.open_detail(API_1, "logs")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.query(LogView), "logs pane")
+        screen = app.screen
+        view = screen.query_one(LogView)
+        assert core.push is not None
+        core.push([record(100 + i, "info", f"filler {i}") for i in range(100)])  # the scrollbar is there now
+        await until(pilot, lambda: len(view.entries) >= 100, "a screenful and more")
+        await pilot.pause(0.2)
+        layouts = [0]
+        original = screen._refresh_layout
+
+        def counting(*args: object, **kwargs: object) -> None:
+            layouts[0] += 1
+            original(*args, **kwargs)  # type: ignore[arg-type]
+
+        screen._refresh_layout = counting  # type: ignore[method-assign]
+        for n in range(12):  # twelve drains of new lines, each its own append
+            core.push([record(300 + n * 10 + i, "info", f"busy {n}.{i}") for i in range(10)])
+            await pilot.pause(0.12)
+        await until(pilot, lambda: view.entries[-1].message == "busy 11.9", "the last lines")
+        assert view.following and layouts[0] <= 2, f"{layouts[0]} screen layouts for 12 appends"
