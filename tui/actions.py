@@ -25,6 +25,11 @@ VALID_VERBS: dict[str, frozenset[str]] = {
 """The actions that make sense in each container state (an unknown state allows them all)."""
 PENDING = {"start": "starting", "stop": "stopping", "restart": "restarting", "pause": "pausing",
            "unpause": "unpausing", "kill": "killing", "remove": "removing"}
+ACTION_VERBS = ("start", "stop", "restart", "pause", "unpause", "kill", "remove")
+ACTION_KEYS = {"restart": "r", "stop": "s", "start": "S", "pause": "p", "unpause": "p", "kill": "k", "remove": "d"}
+"""The key of each action on one container, the same on the containers list and the detail screen."""
+FORCED_STATES = frozenset({"running", "paused", "restarting"})
+"""States in which removing a container kills it first (``docker rm -f``)."""
 NAMES_SHOWN = 6
 """A confirmation names at most this many containers, then says how many more."""
 OUTCOME_SECONDS = 15.0
@@ -35,6 +40,20 @@ def verb_allowed(state: str, verb: str) -> bool:
     """Whether ``verb`` applies to a container in ``state``."""
     valid = VALID_VERBS.get(state)
     return valid is None or verb in valid
+
+
+def valid_verbs(state: str) -> list[str]:
+    """The actions valid in ``state``, in ``ACTION_VERBS`` order."""
+    return [v for v in ACTION_VERBS if verb_allowed(state, v)]
+
+
+def offered(state: str) -> str:
+    """The valid actions with their keys, as a hint line says them; removing says when it will force."""
+    parts = []
+    for verb in valid_verbs(state):
+        note = " (will force)" if verb == "remove" and state in FORCED_STATES else ""
+        parts.append(f"{ACTION_KEYS[verb]} {verb}{note}")
+    return " · ".join(parts)
 
 
 def names(items: Iterable[str], limit: int = NAMES_SHOWN) -> str:
@@ -164,3 +183,14 @@ class Batch:
         if self.plan.skipped:
             text += f"; skipped {self.plan.skipped_text()}"
         return text
+
+
+def status_text(tracker: ActionTracker, container_id: str) -> str:
+    """Markup for a status line: ``stopping…`` while the engine works, then how it ended; "" when nothing to say."""
+    verb = tracker.pending(container_id)
+    if verb is not None:
+        return f"[b yellow]{PENDING.get(verb, verb)}…[/]"
+    done = tracker.outcome(container_id)
+    if done is None:
+        return ""
+    return f"[green]{done.verb}: done[/]" if done.ok else f"[b red]{done.verb} failed[/]: {done.error}"

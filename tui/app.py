@@ -18,20 +18,29 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from observe.errors import ObserveError
-from tui.actions import PENDING, VALID_VERBS, ActionTracker, Batch, plan, verb_allowed
+from tui.actions import ACTION_VERBS, FORCED_STATES, PENDING, VALID_VERBS, ActionTracker, Batch, plan, verb_allowed
 from tui.bridge import ChangeBridge, ContainersChanged
 from tui.coreview import CoreView
-from tui.messages import ActOn, ActOnMany, ExecPrompt, ExecShell, OpenDetail, RunPrompt
+from tui.logview import LogView
+from tui.messages import (
+    ActionChanged,
+    ActOn,
+    ActOnMany,
+    ExecPrompt,
+    ExecShell,
+    OpenDetail,
+    OpenServiceLogs,
+    RunPrompt,
+)
 from tui.modals import ConfirmScreen, HelpScreen, PromptScreen, TextScreen
 from tui.panes import TABS, InspectPane, LogsPane
 from tui.rows import COLUMNS
 from tui.screens.containers import ContainersScreen
 from tui.screens.detail import DetailScreen
+from tui.screens.service import ServiceLogsScreen
 from tui.terminal import bridge
 
 __all__ = ["PENDING", "VALID_VERBS", "CoreView", "ObserveApp", "make_app", "verb_allowed"]
-
-ACTION_VERBS = ("start", "stop", "restart", "pause", "unpause", "kill", "remove")
 
 
 OUTPUT_LINES = 2000
@@ -112,6 +121,9 @@ class ObserveApp(App[None]):
     def on_open_detail(self, message: OpenDetail) -> None:
         self.open_detail(message.container_id, message.tab)
 
+    def on_open_service_logs(self, message: OpenServiceLogs) -> None:
+        self.open_service_logs(message.container_id)
+
     def on_exec_shell(self, message: ExecShell) -> None:
         self.exec_shell(message.container_id, message.argv)
 
@@ -129,7 +141,16 @@ class ObserveApp(App[None]):
 
     # -- container operations (shared by the screens and the palette) -------------------
     def open_detail(self, container_id: str, tab: str = "logs") -> None:
-        self.push_screen(DetailScreen(self.core, container_id, tab if tab in TABS else "logs"))
+        self.push_screen(DetailScreen(self.core, container_id, tab if tab in TABS else "logs", self.tracker))
+
+    def open_service_logs(self, container_id: str) -> None:
+        """Open the merged logs of every replica of the container's service (a standalone container has none)."""
+        known = self.core.inventory.get(container_id)
+        if known is None or known.service.kind == "container":
+            name = known.name if known else container_id[:12]
+            self.notify(f"{name} is not a replica of a service: l shows its own logs", severity="warning")
+            return
+        self.push_screen(ServiceLogsScreen(self.core, known.service))
 
     def container_name(self, container_id: str) -> str:
         known = self.core.inventory.get(container_id)
@@ -146,8 +167,12 @@ class ObserveApp(App[None]):
         if not verb_allowed(state, verb):
             self.notify(f"cannot {verb} {name}: it is {state}", severity="warning")
             return
+        doing = self.tracker.pending(container_id)
+        if doing is not None:
+            self.notify(f"{name} is {PENDING.get(doing, doing)}: wait for it to finish", severity="warning")
+            return
         question = f"{verb.capitalize()} container {name}?"
-        if verb == "remove" and state in ("running", "paused", "restarting"):
+        if verb == "remove" and state in FORCED_STATES:
             question = f"Remove container {name}? It is {state}: it will be killed and force-removed."
 
         def answered(yes: bool | None) -> None:
@@ -160,17 +185,24 @@ class ObserveApp(App[None]):
 
     def _act(self, container_id: str, name: str, verb: str) -> None:
         self.tracker.start(container_id, verb)
-        self.call_from_thread(self.main.refresh_table)
+        self.call_from_thread(self._action_changed, container_id)
         try:
             self.core.action(container_id, verb)
         except ObserveError as err:
             self.tracker.finish(container_id, verb, str(err))
-            self.call_from_thread(self.main.refresh_table)
+            self.call_from_thread(self._action_changed, container_id)
             self.call_from_thread(self.notify, str(err), title=f"{verb} failed", severity="error")
             return
         self.tracker.finish(container_id, verb)
-        self.call_from_thread(self.main.refresh_table)
+        self.call_from_thread(self._action_changed, container_id)
         self.call_from_thread(self.notify, f"{verb}: {name} done")
+
+    def _action_changed(self, container_id: str) -> None:
+        """An action began or ended: redraw the table, and tell the other screens (a detail screen shows it)."""
+        self.main.refresh_table()
+        for screen in self.screen_stack:
+            if screen is not self.main:
+                screen.post_message(ActionChanged(container_id))
 
     def confirm_many(self, container_ids: Sequence[str], verb: str, scope: str) -> None:
         """Ask, naming what will happen, then apply ``verb`` to those of the containers whose state allows it.
@@ -209,7 +241,7 @@ class ObserveApp(App[None]):
             error = str(err) or type(err).__name__
         self.tracker.finish(container_id, verb, error)
         last = batch.done(name, error)
-        self.call_from_thread(self.main.refresh_table)
+        self.call_from_thread(self._action_changed, container_id)
         if last:
             self.call_from_thread(self.notify, batch.summary(), title=f"{verb} {batch.plan.scope}",
                                   severity="error" if batch.failed else "information", timeout=10)
@@ -284,7 +316,12 @@ class ObserveApp(App[None]):
         if isinstance(self.screen, DetailScreen):
             sections = [("Container detail", self._bindings_of(DetailScreen, allowed)),
                         ("Logs tab", self._bindings_of(LogsPane, allowed)),
+                        ("Log lines", self._bindings_of(LogView, allowed)),
                         ("Inspect tab", self._bindings_of(InspectPane, allowed))]
+        elif isinstance(self.screen, ServiceLogsScreen):
+            sections = [("Service logs", self._bindings_of(ServiceLogsScreen, allowed)),
+                        ("Logs", self._bindings_of(LogsPane, allowed)),
+                        ("Log lines", self._bindings_of(LogView, allowed))]
         else:
             sections = [("Containers", self._bindings_of(ContainersScreen, allowed))]
             if not self.read_only:
@@ -310,6 +347,10 @@ class ObserveApp(App[None]):
         for tab in TABS:
             yield SystemCommand(f"{tab.capitalize()}: {name}", f"open the {tab} of {name}",
                                 lambda tab=tab: self.open_detail(container_id, tab))
+        known = self.core.inventory.get(container_id)
+        if known is not None and known.service.kind != "container":
+            yield SystemCommand(f"Service logs: {known.service.name}", "the merged logs of every replica",
+                                lambda: self.open_service_logs(container_id))
         if self.read_only:
             return
         yield SystemCommand(f"Shell: {name}", "open an interactive shell in the container",
@@ -318,7 +359,6 @@ class ObserveApp(App[None]):
                             lambda: self.exec_prompt(container_id))
         yield SystemCommand(f"Run a command: {name}", "run a command and show its output",
                             lambda: self.run_prompt(container_id))
-        known = self.core.inventory.get(container_id)
         for verb in ACTION_VERBS:
             if known is not None and not verb_allowed(known.state, verb):
                 continue

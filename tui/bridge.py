@@ -34,9 +34,10 @@ class EngineEventArrived(Message):
 class LogStreamChanged(Message):
     """A followed log stream's state changed (following, retrying, waiting, ended, error)."""
 
-    def __init__(self, state: StreamState) -> None:
+    def __init__(self, state: StreamState, container_id: str = "") -> None:
         super().__init__()
         self.state = state
+        self.container_id = container_id
 
 
 class LogsPending(Message):

@@ -23,7 +23,11 @@ LEVEL_FILTERS = ("", "debug", "info", "warn", "error")
 
 @dataclass(frozen=True, slots=True)
 class LogEntry:
-    """One record as the logs pane shows it. ``seq`` increases by one per entry of a pane."""
+    """One record as the logs pane shows it. ``seq`` increases by one per entry of a pane.
+
+    ``tag`` names the replica a line came from in a service's merged logs ("" in a container's own),
+    ``tag_colour`` picks its colour.
+    """
 
     seq: int
     time_ns: int
@@ -32,6 +36,8 @@ class LogEntry:
     message: str
     extra_lines: int
     doc: Mapping[str, Any]
+    tag: str = ""
+    tag_colour: int = 0
 
     @property
     def rank(self) -> int:
@@ -42,14 +48,29 @@ class LogEntry:
         return format_ns(self.time_ns)[11:23]
 
     def line(self, timestamps: bool = True) -> str:
-        """The text of the line as shown (and saved): ``[time] LEVEL message [+N lines]``."""
+        """The text of the line as shown (and saved): ``[time] [tag] LEVEL message [+N lines]``."""
         more = f"  [+{self.extra_lines} lines]" if self.extra_lines else ""
         head = f"{self.stamp()} " if timestamps else ""
-        return f"{head}{self.level.upper():<5} {self.message}{more}"
+        tag = f"{self.tag} " if self.tag else ""
+        return f"{head}{tag}{self.level.upper():<5} {self.message}{more}"
+
+    def tag_start(self, timestamps: bool = True) -> int:
+        """Where ``tag`` starts in ``line(timestamps)``."""
+        return STAMP_WIDTH + 1 if timestamps else 0
+
+    def width(self, timestamps: bool = True) -> int:
+        """``len(self.line(timestamps))`` by arithmetic: no formatting per line when only the width is needed."""
+        more = len(f"  [+{self.extra_lines} lines]") if self.extra_lines else 0
+        tag = len(self.tag) + 1 if self.tag else 0
+        return (STAMP_WIDTH + 1 if timestamps else 0) + tag + max(5, len(self.level)) + 1 + len(self.message) + more
 
 
-def entry_from_doc(seq: int, doc: Mapping[str, Any], time_ns: int, level: str, stream: str) -> LogEntry:
-    """A ``LogEntry`` from a normalised record's fields (``observe.logs.normalise.Record``)."""
+STAMP_WIDTH = len("00:00:00.000")
+
+
+def entry_from_doc(seq: int, doc: Mapping[str, Any], time_ns: int, level: str, stream: str, tag: str = "",
+                   tag_colour: int = 0) -> LogEntry:
+    """A ``LogEntry`` from a normalised record's fields (``observe.logs.normalise.Record``), ``tag``: its replica."""
     message = str(doc.get("message", ""))
     first, _, rest = message.partition("\n")
     trace = doc.get("error.stack_trace")
@@ -57,7 +78,7 @@ def entry_from_doc(seq: int, doc: Mapping[str, Any], time_ns: int, level: str, s
     if isinstance(trace, str) and trace:
         extra = max(extra, trace.count("\n"))
     lvl = level if level in LEVEL_RANK else str(doc.get("log.level", "info"))
-    return LogEntry(seq, time_ns, lvl if lvl in LEVEL_RANK else "info", stream, first, extra, doc)
+    return LogEntry(seq, time_ns, lvl if lvl in LEVEL_RANK else "info", stream, first, extra, doc, tag, tag_colour)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +216,9 @@ def render_records(entries: Iterable[LogEntry], fmt: str = "text", timestamps: b
     out: list[str] = []
     for e in entries:
         head = f"{e.stamp()} " if timestamps else ""
+        tag = f"{e.tag} " if e.tag else ""
         message = str(e.doc.get("message", e.message))
-        out.append(f"{head}{e.level.upper():<5} {message}\n")
+        out.append(f"{head}{tag}{e.level.upper():<5} {message}\n")
         trace = e.doc.get("error.stack_trace")
         if isinstance(trace, str) and trace and trace.strip() not in message:
             out.append(trace if trace.endswith("\n") else trace + "\n")

@@ -27,6 +27,10 @@ class OpenDetail(ContainerRequest):
         self.tab = tab
 
 
+class OpenServiceLogs(ContainerRequest):
+    """Open the merged logs of every replica of the container's service."""
+
+
 class ExecShell(ContainerRequest):
     """Suspend the TUI and run a shell (or ``argv``) in the container with a terminal."""
 
@@ -62,3 +66,7 @@ class ActOnMany(Message):
         self.container_ids = tuple(container_ids)
         self.verb = verb
         self.scope = scope
+
+
+class ActionChanged(ContainerRequest):
+    """Sent down by the app to its screens: an action on the container began or ended (see ``ActionTracker``)."""

@@ -48,6 +48,9 @@ def dedicate(response: Any) -> Any:
     raw = getattr(response, "raw", None)
     if raw is not None and hasattr(raw, "_pool"):
         raw._pool = None
+    # Reading an error body to its end lets go of the socket before ``release`` could find it: keep it here.
+    with contextlib.suppress(AttributeError, TypeError):
+        response._observe_socket = _response_socket(response)
     return response
 
 
@@ -58,7 +61,7 @@ def release(response: Any) -> None:
     the socket closed and leave the descriptor to the garbage collector (a ResourceWarning, and
     a descriptor held meanwhile). Shutting down first wakes a reader blocked in another thread.
     """
-    sock = _response_socket(response)
+    sock = _response_socket(response) or getattr(response, "_observe_socket", None)
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 
 from observe.engine import Engine, LogStream, StreamStalled
-from observe.errors import ContainerNotFound, EngineUnavailable
+from observe.errors import ContainerNotFound, EngineUnavailable, ObserveError
 from observe.model import LogLine, LogPosition, StreamState
 from observe.timefmt import parse_ns
 
@@ -273,6 +273,12 @@ class ApiLogReader:
                 backoff = min(BACKOFF_MAX, max(BACKOFF_FIRST, backoff * 2))
                 self._report("retrying", str(err))
                 continue
+            except ObserveError:
+                if not self._being_removed():  # the engine refuses the logs of a container it is removing
+                    raise
+                self._report("ended", "the container was removed")
+                self.missing = first
+                break
             first = False
             if self._closed.is_set():  # closed while it opened: close() saw no stream to close
                 self._stream.close()
@@ -350,6 +356,16 @@ class ApiLogReader:
     def _rest(self) -> list[LogLine]:
         """At the end of the log: end every open line, with the bytes of a character its last chunk cut."""
         return [self._terminator(stream, stamp) for stream, stamp in list(self._open_line.items())]
+
+    def _being_removed(self) -> bool:
+        """Whether the container is gone, dead or being removed (the engine cannot say: False)."""
+        try:
+            state = self.engine.inspect(self.container_id).get("State") or {}
+        except ContainerNotFound:
+            return True
+        except ObserveError:
+            return False
+        return state.get("Status") in ("removing", "dead")
 
     def _running(self) -> bool | None:
         """Whether the container runs; None once it is gone. An engine that cannot say is "not

@@ -269,3 +269,16 @@ def test_the_events_pane_leaves_out_exec_and_polling_noise_but_not_health() -> N
         assert not shown_event(noisy), noisy
     for kept in ("start", "die", "oom", "kill", "health_status: unhealthy", "restart"):
         assert shown_event(kept), kept
+
+
+@given(st.text(max_size=80), st.sampled_from(LEVELS), st.integers(0, 500), st.text(max_size=20), st.booleans())
+def test_an_entrys_width_is_the_length_of_its_line(message: str, level: str, extra: int, tag: str,
+                                                  timestamps: bool) -> None:
+    # The view sizes its rows by arithmetic (no line formatted per entry); it must agree with the line drawn.
+    from tui.logmodel import LogEntry
+
+    entry = LogEntry(1, 1_700_000_000_123_456_789, level, "stdout", message, extra, {}, tag)
+    assert entry.width(timestamps) == len(entry.line(timestamps))
+    if tag:
+        start = entry.tag_start(timestamps)
+        assert entry.line(timestamps)[start:start + len(tag)] == tag

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -59,8 +60,24 @@ def stream_text(state: StreamState) -> str:
     return f"[b red]error[/]: {detail} · R to retry"
 
 
+@dataclass
+class Stream:
+    """One followed container of a logs pane: how to stop it, where it stands, how its lines are tagged."""
+
+    container_id: str
+    tag: str = ""
+    colour: int = 0
+    state: StreamState = field(default_factory=lambda: StreamState("following"))
+    stop: Callable[[], None] | None = None
+    closed: bool = False
+
+
 class LogsPane(Vertical):
-    """The container's records, live, with level and regex filters, search, pause, save."""
+    """The container's records, live, with level and regex filters, search, pause, save.
+
+    The pane follows one stream per source (``sources()``: the container itself here; every
+    replica of a service in ``ServiceLogsPane``), all through the core's one follow path.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("l", "level", "Level"),
@@ -71,7 +88,7 @@ class LogsPane(Vertical):
         Binding("space", "pause", "Pause"),
         Binding("t", "timestamps", "Times", show=False),
         Binding("w", "wrap", "Wrap", show=False),
-        Binding("s", "save", "Save", show=False),
+        Binding("ctrl+s", "save", "Save", show=False),
         Binding("R", "retry", "Retry", show=False),
     ]
     DEFAULT_CSS = """
@@ -91,11 +108,11 @@ class LogsPane(Vertical):
         self.query_ = LogQuery()
         self.paused = False
         self._seq = 0
-        self._stop: Callable[[], None] | None = None
         self._last_drain = 0.0
         self._drain_timer = False
+        self._stale = False
         self.feed = LogFeed(self, maxlen=PENDING_MAX)
-        self.stream = StreamState("following")
+        self.streams: dict[str, Stream] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -106,62 +123,95 @@ class LogsPane(Vertical):
         yield LogView(max_entries=LOG_HISTORY, id="log-view")
 
     def on_mount(self) -> None:
+        self.sync_sources()
         self._status()
-        self._start()
 
-    def _start(self) -> None:
-        self.run_worker(self._follow, thread=True, name="follow-logs", group="logs")
+    @property
+    def stream(self) -> StreamState:
+        """The state of the pane's stream (of its first one, when it follows several)."""
+        first = next(iter(self.streams.values()), None)
+        return first.state if first is not None else StreamState("waiting", "no container to follow")
 
-    def _follow(self) -> None:
-        """Open the stream (a worker: it blocks on the engine); a pane closed meanwhile stops it at once."""
+    def sources(self) -> list[tuple[str, str]]:
+        """The containers to follow, with the tag their lines get: here the container alone, untagged."""
+        return [(self.container_id, "")]
+
+    def sync_sources(self) -> None:
+        """Follow every source not followed yet, stop following those that are gone."""
+        wanted = dict(self.sources())
+        for cid in [cid for cid in self.streams if cid not in wanted]:
+            self._close(self.streams.pop(cid))
+        for cid, tag in wanted.items():
+            if cid not in self.streams:
+                stream = self.streams[cid] = Stream(cid, tag, self.replica_colour(cid, len(self.streams)))
+                self._open(stream, tail=500)
+
+    def replica_colour(self, container_id: str, taken: int) -> int:
+        """The colour index of a source's tag (``taken``: how many sources came before it)."""
+        return taken
+
+    def _open(self, stream: Stream, tail: int) -> None:
+        self.run_worker(lambda: self._follow(stream, tail), thread=True, name="follow-logs", group="logs")
+
+    def _follow(self, stream: Stream, tail: int) -> None:
+        """Open the stream (a worker: it blocks on the engine); a pane or stream closed meanwhile stops it at once."""
+        cid = stream.container_id
+
+        def records(batch: list[Record]) -> None:
+            self.feed.on_records([(stream, r) for r in batch])
+
+        def state(new: StreamState) -> None:  # a message, which an unmounted pane simply never gets
+            self.post_message(LogStreamChanged(new, cid))
+
         try:
-            stop = self.core.follow_logs(self.container_id, self._on_records, tail=500, on_state=self._on_state)
+            stop = self.core.follow_logs(cid, records, tail=tail, on_state=state)
         except ObserveError as err:
-            self._on_state(StreamState("error", str(err)))
+            state(StreamState("error", str(err)))
             return
         with self._lock:
-            closed = self._closed
+            closed = self._closed or stream.closed
             if not closed:
-                self._stop = stop
+                stream.stop = stop
         if closed:
             stop()
 
-    def _on_records(self, records: list[Record]) -> None:
-        self.feed.on_records(records)
-
-    def _on_state(self, state: StreamState) -> None:
-        """The core's callback (any thread): a message, which an unmounted pane simply never gets."""
-        self.post_message(LogStreamChanged(state))
+    def _close(self, stream: Stream) -> None:
+        with self._lock:
+            stream.closed = True
+            stop, stream.stop = stream.stop, None
+        if stop is not None:
+            stop()
 
     def on_log_stream_changed(self, message: LogStreamChanged) -> None:
         message.stop()
-        self.stream = message.state
+        stream = self.streams.get(message.container_id or self.container_id)
+        if stream is not None:
+            stream.state = message.state
         self._status()
-
-    def _stop_stream(self) -> None:
-        with self._lock:
-            stop, self._stop = self._stop, None
-        if stop is not None:
-            stop()
 
     def on_unmount(self) -> None:
         with self._lock:
             self._closed = True
         self.feed.close()
-        self._stop_stream()
+        for stream in self.streams.values():
+            self._close(stream)
 
     def action_retry(self) -> None:
-        """Reopen a stream that ended or failed, from its last 500 lines again."""
-        if self.stream.kind not in ("error", "ended"):
+        """Reopen the streams that ended or failed; a pane of one stream starts again from its last 500 lines."""
+        done = [s for s in self.streams.values() if s.state.kind in ("error", "ended")]
+        if not done:
             self.notify(f"the stream is {self.stream.kind}: nothing to retry")
             return
-        self._stop_stream()
-        self.feed.drain()
-        self.buffer.clear()
-        self.view.clear()
-        self.stream = StreamState("following")
+        alone = len(self.streams) == 1
+        if alone:
+            self.feed.drain()
+            self.buffer.clear()
+            self.view.clear()
+        for old in done:
+            self._close(old)
+            stream = self.streams[old.container_id] = Stream(old.container_id, old.tag, old.colour)
+            self._open(stream, tail=500 if alone else 0)
         self._status()
-        self._start()
 
     @property
     def view(self) -> LogView:
@@ -179,21 +229,44 @@ class LogsPane(Vertical):
         self.drain()
 
     def drain(self) -> None:
-        """Take the pending records into the buffer and, unless paused, into the view."""
+        """Take the pending records into the buffer and, if shown and not paused, into the view in one append."""
         self._drain_timer = False
         self._last_drain = time.monotonic()
-        records = self.feed.drain()
-        if not records:
+        items = self.take(self.feed.drain())
+        if not items:
             return
         fresh: list[LogEntry] = []
-        for r in records:
-            self._seq += 1
-            entry = entry_from_doc(self._seq, r.doc, r.time_ns, r.level, r.stream)
+        add = self.buffer.add
+        seq = self._seq
+        for stream, r in items:
+            seq += 1
+            entry = entry_from_doc(seq, r.doc, r.time_ns, r.level, r.stream, stream.tag, stream.colour)
             fresh.append(entry)
-            self.buffer.add(entry, r.nbytes)
-        if not self.paused:
+            add(entry, r.nbytes)
+        self._seq = seq
+        if not self.shown():
+            self._stale = True  # a hidden tab keeps the history only; it catches up when shown
+        elif not self.paused:
             keeps = self.query_.keeps
             self.view.append(e for e in fresh if keeps(e))
+        self._status()
+
+    def take(self, items: list[tuple[Stream, Record]]) -> list[tuple[Stream, Record]]:
+        """The drained records to show now, in order (here: all of them, as they came)."""
+        return items
+
+    def shown(self) -> bool:
+        """Whether the pane is displayed (on a detail screen: its tab is the active one)."""
+        parent = self.parent
+        return bool(self.display) and (parent is None or bool(getattr(parent, "display", True)))
+
+    def on_show(self) -> None:
+        if self._stale and not self.paused:
+            self._stale = False
+            self._refilter()
+
+    def on_log_view_follow_changed(self, message: LogView.FollowChanged) -> None:
+        message.stop()
         self._status()
 
     def _refilter(self) -> None:
@@ -202,20 +275,28 @@ class LogsPane(Vertical):
         self.view.set_entries(e for e in source if keeps(e))
         self._status()
 
+    def stream_status(self) -> str:
+        """What the streams do, as the status line says it (markup)."""
+        return stream_text(self.stream)
+
     def _status(self) -> None:
         q = self.query_
+        views = self.query(LogView)
+        view = views.first() if views else None
+        following = view is None or view.following
         parts = [
             f"level ≥ {q.min_level}" if q.min_level else "all levels",
             f"regex /{q.pattern}/" if q.pattern else "",
-            f"search “{self.view.search}”" if self.view.search else "",
+            f"search “{view.search}”" if view is not None and view.search else "",
             "[b]PAUSED[/b]" if self.paused else "",
-            stream_text(self.stream),
-            f"{len(self.view.entries)}/{len(self.buffer)} lines",
+            self.stream_status(),
+            "" if following else "[b reverse] SCROLLED [/] end/F: follow",
+            f"{len(view.entries) if view is not None else 0}/{len(self.buffer)} lines",
             f"{self.feed.dropped} dropped" if self.feed.dropped else "",
             q.error,
         ]
         for status in self.query("#log-status").results(Static):
-            status.update(" · ".join(p for p in parts if p))
+            status.update(" · ".join(p for p in parts if p), layout=False)
 
     # -- actions -----------------------------------------------------------------------
     def action_level(self) -> None:

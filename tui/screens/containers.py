@@ -22,7 +22,7 @@ from tui.actions import ActionTracker
 from tui.cells import Cells, cut, group_cells, row_cells, width_of
 from tui.coreview import CoreView
 from tui.layout import fit_columns
-from tui.messages import ActOn, ActOnMany, ExecPrompt, ExecShell, OpenDetail, RunPrompt
+from tui.messages import ActOn, ActOnMany, ExecPrompt, ExecShell, OpenDetail, OpenServiceLogs, RunPrompt
 from tui.rows import COLUMN_KEYS, COLUMNS, Row, RowFilter, column, group_rows, make_rows, sort_rows
 from tui.triage import PROBLEM_WORDS
 from tui.widgets import EngineBanner
@@ -54,6 +54,7 @@ class ContainersScreen(Screen[None]):
         Binding("O", "sort_reverse", "Reverse sort", show=False),
         Binding("l", "open('logs')", "Logs", show=False),
         Binding("i", "open('inspect')", "Inspect", show=False),
+        Binding("L", "service_logs", "Logs of every replica of the service", show=False),
         Binding("e", "exec", "Shell"),
         Binding("E", "exec_command", "Exec a command", show=False),
         Binding("x", "run", "Run a command", show=False),
@@ -355,6 +356,9 @@ class ContainersScreen(Screen[None]):
             self.action_collapse()
             return
         self._with_selected(lambda cid: self.post_message(OpenDetail(cid, tab)))
+
+    def action_service_logs(self) -> None:
+        self._with_selected(lambda cid: self.post_message(OpenServiceLogs(cid)))
 
     def action_exec(self) -> None:
         self._with_selected(lambda cid: self.post_message(ExecShell(cid)))

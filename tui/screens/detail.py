@@ -4,7 +4,9 @@ Only the tab opened is built at first (an open costs one pane, not five); the ot
 built when first shown, and panes that poll skip it while their tab is hidden.
 
 Panes fetch in thread workers (the core's calls block on the engine) and draw on the UI
-thread; exec and run are requests posted up to the app.
+thread; exec, run and actions are requests posted up to the app, which asks and runs them
+(the same rules as on the list: ``tui.actions``). The line under the title offers the actions
+valid in the container's state, then shows one pending while the engine works, then its result.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from tui.actions import ActionTracker, offered, status_text
 from tui.coreview import CoreView
-from tui.messages import ActOn, ExecPrompt, ExecShell, RunPrompt
+from tui.messages import ActionChanged, ActOn, ExecPrompt, ExecShell, OpenServiceLogs, RunPrompt
 from tui.panes import PANES, InspectPane, LogsPane
 from tui.widgets import EngineBanner
 
@@ -35,7 +38,9 @@ class DetailScreen(Screen[None]):
         Binding("e", "exec", "Shell"),
         Binding("E", "exec_command", "Exec…", show=False),
         Binding("x", "run", "Run…"),
+        Binding("L", "service_logs", "Service logs", show=False),
         Binding("r", "act('restart')", "Restart", show=False),
+        Binding("s", "act('stop')", "Stop", show=False),
         Binding("S", "act('start')", "Start", show=False),
         Binding("k", "act('kill')", "Kill", show=False),
         Binding("d", "act('remove')", "Remove", show=False),
@@ -44,14 +49,17 @@ class DetailScreen(Screen[None]):
     ]
     DEFAULT_CSS = """
     DetailScreen #detail-title { height: 1; background: $primary; color: $text; padding: 0 1; text-style: bold; }
+    DetailScreen #detail-actions { height: 1; background: $boost; padding: 0 1; }
     DetailScreen TabbedContent { height: 1fr; }
     DetailScreen ContentSwitcher { height: 1fr; }
     DetailScreen TabPane { height: 1fr; padding: 0; }
     """
 
-    def __init__(self, core: CoreView, container_id: str, tab: str = "logs") -> None:
+    def __init__(self, core: CoreView, container_id: str, tab: str = "logs",
+                 actions: ActionTracker | None = None) -> None:
         super().__init__()
         self.core = core
+        self.actions = actions or ActionTracker()
         self.container_id = container_id
         self.initial_tab = tab
         known = core.inventory.get(container_id)
@@ -59,6 +67,7 @@ class DetailScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), id="detail-title")
+        yield Static(self._actions_line(), id="detail-actions")
         yield EngineBanner(self.core.inventory)
         with TabbedContent(initial=self.initial_tab, id="tabs"):
             for tab, title, pane in PANES:
@@ -73,6 +82,21 @@ class DetailScreen(Screen[None]):
             return f"{self.container_name} · gone"
         state = f"{known.state} ({known.health})" if known.health else known.state
         return f"{known.name} · {known.short_id} · {known.image} · {state}"
+
+    def _actions_line(self) -> str:
+        """The action pending or just finished, then the actions valid now with their keys."""
+        known = self.core.inventory.get(self.container_id)
+        status = status_text(self.actions, self.container_id)
+        parts = [status] if status else []
+        if self.core.config.read_only:
+            parts.append("read-only: no actions")
+        elif known is not None:
+            parts.append(f"actions: {offered(known.state)}")
+        return " · ".join(parts)
+
+    def on_action_changed(self, message: ActionChanged) -> None:
+        if message.container_id == self.container_id:
+            self._refresh_title()
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._refresh_title)
@@ -97,10 +121,15 @@ class DetailScreen(Screen[None]):
 
     def _refresh_title(self) -> None:
         for title in self.query("#detail-title").results(Static):
-            title.update(self._title())
+            title.update(self._title(), layout=False)
+        for line in self.query("#detail-actions").results(Static):
+            line.update(self._actions_line(), layout=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (action in ("exec", "exec_command", "run", "act", "pause") and self.core.config.read_only)
+
+    def action_service_logs(self) -> None:
+        self.post_message(OpenServiceLogs(self.container_id))
 
     def action_back(self) -> None:
         """Close an open search box, else go back. Works at any moment, composed or not (keys can come first)."""

@@ -87,3 +87,24 @@ def test_a_followed_stream_resumes_after_an_engine_outage(containers: Containers
         proxy.down()
         core.engine.close()
         gc.collect()
+
+
+@pytest.mark.parametrize("after", [0.1, 0.3, 0.5])
+def test_a_followed_container_removed_ends_the_stream_as_removed(containers: Containers, after: float) -> None:
+    # Removed while followed, the engine may refuse the reopen ("dead or marked for removal"): that is the
+    # container's end, not an error; and the refused response's socket is released (warnings are errors).
+    c = containers.run("removed", "while true; do echo line; usleep 20000; done")
+    core = build_core(Config())
+    states: list[StreamState] = []
+    got: list[Record] = []
+    try:
+        stop = core.follow_logs(c.id, got.extend, tail=5, on_state=states.append)
+        wait_for(lambda: len(got) > 5, "lines followed")
+        time.sleep(after)  # the moment of the removal is what varies
+        c.remove(force=True)
+        wait_for(lambda: states and states[-1].kind in ("ended", "error"), "the stream's end")
+        stop()
+        assert states[-1] == StreamState("ended", "the container was removed"), states
+    finally:
+        core.stop()
+    gc.collect()
