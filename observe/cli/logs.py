@@ -17,10 +17,12 @@ from observe.cli.common import command, stop_signal, wait_for_stop
 from observe.config import Config
 from observe.core import Core, build_core
 from observe.errors import ConfigError, ContainerNotFound
+from observe.logs import parallel
 from observe.logs.delivery import log_sink_stopped
-from observe.logs.follow import Follow, FollowOptions, follow_records
+from observe.logs.follow import MAX_JSONFILE_LINE, Follow, FollowOptions, choose_reader, follow_records
 from observe.logs.formats import FORMATS, render, render_batch
 from observe.logs.normalise import NormaliseOptions
+from observe.logs.pipeline import LogPipeline
 from observe.logs.sinks import check_sinks
 from observe.logs.watch import Watch
 from observe.logs.workers import (
@@ -141,6 +143,9 @@ def cmd_logs(args: argparse.Namespace, config: Config) -> int:
             _follow_every_container(core, args.all, printer, options, follow_options, args.tail)
             return 0
         targets = _targets(core, args.containers, args.all)
+        if not args.follow and args.tail is None and len(targets) == 1 and _read_in_two(core, targets[0], options,
+                                                                                     printer, since_ns, config):
+            return 0
         follows = [follow_records(core.engine, info, options, printer, follow_options(args.tail), on_lost=_lost)
                    for info in targets]
         try:
@@ -155,6 +160,21 @@ def cmd_logs(args: argparse.Namespace, config: Config) -> int:
     finally:
         core.stop()
     return 0
+
+
+def _read_in_two(core: Core, c: ContainerInfo, options: NormaliseOptions, printer: _Printer, since_ns: int,
+                 config: Config) -> bool:
+    """A big local json-file log read once: by two processes (``observe.logs.parallel``); False when not."""
+    if choose_reader(core.engine, c, config.reader) != "json-file" or not parallel.usable(c.log_path):
+        return False
+    try:
+        out_fd = sys.stdout.buffer.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (captured): one process
+        return False
+    sys.stdout.flush()
+    return parallel.read_parallel(c.log_path, LogPipeline(c, options), printer, out_fd, since_ns=since_ns,
+                                  max_line_bytes=max(MAX_JSONFILE_LINE, options.max_line_bytes * 2),
+                                  on_lost=lambda why: _lost(c, why))
 
 
 def _lost(c: ContainerInfo, why: str) -> None:

@@ -56,6 +56,30 @@ class LogPipeline:
         """True while some raw line is held (an unfinished partial line or an open group)."""
         return bool(self._merger.open) or self._joiner.active
 
+    def held_starts(self) -> tuple[tuple[str, tuple[str, int]], ...] | None:
+        """What is held, told by where it began; None when that cannot be told.
+
+        Per stream with a held group: (stream, (file id, offset) of the raw line fed just
+        before the group's first line). A held group is determined by the lines from its
+        first one on, so two pipelines with equal ``held_starts`` after the same raw line hold
+        the same thing and, fed the same lines from there, give the same records
+        (``observe.logs.parallel`` relies on it). None while a partial line is held or when a
+        held group began at the first line fed (nothing was fed before it to tell where).
+        """
+        if self._joiner.active:
+            return None
+        held = self._merger.open
+        if not held:
+            return ()
+        starts = []
+        for stream, group in held.items():
+            before = group.prev_position
+            if before is None:
+                return None
+            starts.append((stream, (before.file_id, before.offset)))
+        starts.sort()
+        return tuple(starts)
+
     def update_container(self, container: ContainerInfo) -> None:
         """Use a container's new details (after a rename) for the records still to come."""
         self._builder = Builder(container, self.options, self.counters)
