@@ -35,7 +35,7 @@ from observe.model import LogLine, LogPosition, Record
 
 MIN_BYTES = 8 << 20
 """Smaller logs are read by one process: a fork and a temporary file cost more than they save."""
-WINDOW = 20_000
+WINDOW = 2_000
 """Lines past the cut the child keeps a record of, for the parent to find where they agree."""
 
 Emit = Callable[[list[Record]], None]
