@@ -172,7 +172,8 @@ def _read_in_two(core: Core, c: ContainerInfo, options: NormaliseOptions, printe
     except (AttributeError, OSError, ValueError):  # not a real file (captured): one process
         return False
     sys.stdout.flush()
-    return parallel.read_parallel(c.log_path, LogPipeline(c, options), printer, out_fd, since_ns=since_ns,
+    pipeline = LogPipeline(c, options, positions=False)  # read once: no checkpoint to place
+    return parallel.read_parallel(c.log_path, pipeline, printer, out_fd, since_ns=since_ns,
                                   max_line_bytes=max(MAX_JSONFILE_LINE, options.max_line_bytes * 2),
                                   on_lost=lambda why: _lost(c, why))
 

@@ -35,11 +35,13 @@ class LogPipeline:
     logical lines, partial chunks joined, JSON lines parsed, read only by the lenient parser
     and ``{...}`` lines that failed, application objects kept whole (too wide or deep) and
     blank lines dropped (``drop_blank``). Not thread-safe: one pipeline belongs to one reader
-    thread.
+    thread. ``positions=False`` leaves every ``Record.position`` None (a reading that never
+    resumes, such as ``observe logs`` without ``-f``, skips working them out).
     """
 
-    def __init__(self, container: ContainerInfo, options: NormaliseOptions) -> None:
+    def __init__(self, container: ContainerInfo, options: NormaliseOptions, positions: bool = True) -> None:
         self.options = options
+        self._positions = positions
         self.counters: dict[str, int] = dict.fromkeys(COUNTER_KINDS, 0)
         self._builder = Builder(container, options, self.counters)
         self._joiner = PartialJoiner(options.max_line_bytes)
@@ -170,7 +172,7 @@ class LogPipeline:
                 if not groups:
                     return []
         # Each record's position: just before the oldest raw line of what comes after it or is held.
-        floor, position = self._watermark()
+        floor, position = self._watermark() if self._positions else (0, None)
         if len(groups) == 1:  # the common case: one line, one record
             group = groups[0]
             if group.more is None:
@@ -184,7 +186,7 @@ class LogPipeline:
             positions: list[LogPosition | None] = [position]
         else:
             positions = [None] * len(groups)
-            for i in range(len(groups) - 1, -1, -1):
+            for i in range(len(groups) - 1, -1, -1) if self._positions else ():
                 positions[i] = position
                 group = groups[i]
                 if group.seq < floor:

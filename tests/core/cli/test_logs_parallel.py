@@ -13,6 +13,7 @@ import random
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -91,8 +92,6 @@ def write_log(path: Path, records: int, seed: int, corrupt: bool = True) -> int:
 def log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ContainerInfo]:
     path = tmp_path_factory.mktemp("parallel") / "c-json.log"
     write_log(path, 1500, seed=14)
-    from dataclasses import replace
-
     return path, replace(make_container(), log_path=str(path))
 
 
@@ -124,7 +123,8 @@ def _one_process(c: ContainerInfo, options: NormaliseOptions, since_ns: int) -> 
 def _two_processes(c: ContainerInfo, options: NormaliseOptions, since_ns: int,
                    cut: int | None) -> Callable[[_Printer, int], None]:
     def run(printer: _Printer, fd: int) -> None:
-        assert parallel.read_parallel(c.log_path, LogPipeline(c, options), printer, fd, since_ns=since_ns,
+        pipeline = LogPipeline(c, options, positions=False)  # as ``observe logs`` makes it
+        assert parallel.read_parallel(c.log_path, pipeline, printer, fd, since_ns=since_ns,
                                       max_line_bytes=max(MAX_JSONFILE_LINE, options.max_line_bytes * 2), cut=cut)
     return run
 
@@ -151,6 +151,18 @@ def test_every_cut_prints_what_one_process_prints(log: tuple[Path, ContainerInfo
     for cut in _cuts(path, 12):
         got = _capture(tmp_path, "two", _two_processes(c, options, 0, cut), (fmt, level, grep))
         assert got == want, f"cut at {cut}"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_other_logs_every_few_lines(tmp_path: Path, seed: int) -> None:
+    """Other mixes, cut every few lines: the class of places a cut can fall, not one of them."""
+    path = tmp_path / "c-json.log"
+    write_log(path, 200, seed=seed)
+    c = replace(make_container(), log_path=str(path))
+    options = NormaliseOptions()
+    want = _capture(tmp_path, "one", _one_process(c, options, 0), ("logstash", None, None))
+    for cut in _cuts(path, 30):
+        assert _capture(tmp_path, "two", _two_processes(c, options, 0, cut), ("logstash", None, None)) == want, cut
 
 
 def test_since_and_options_agree(log: tuple[Path, ContainerInfo], tmp_path: Path) -> None:
