@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ from observe.model import ContainerInfo
 from observe.timefmt import format_ns, parse_ns
 from tests.conftest import Containers
 from tests.support.logsamples import T0, make_container
+from tests.support.waiting import wait_for
 
 TRACE_PY = ["Traceback (most recent call last):", '  File "app.py", line 3, in <module>', "    main()",
             "ValueError: bad n={n}"]
@@ -263,3 +265,21 @@ def test_the_command_on_a_big_log_prints_what_one_process_prints(containers: Con
     assert head.wait(timeout=60) == 0
     assert head.stderr.read() == b""
     head.stderr.close()
+    # Ctrl-C (SIGINT to the process group) while both read: exit 130, one quiet stop, the child gone
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    stopped = subprocess.Popen([sys.executable, "-m", "observe", "logs", name], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, env=env, start_new_session=True)
+    wait_for(lambda: bool(_children(stopped.pid)), "the second process to start")
+    child = _children(stopped.pid)[0]
+    os.killpg(stopped.pid, signal.SIGINT)
+    _, err = stopped.communicate(timeout=60)
+    assert stopped.returncode == 130 and b"Traceback" not in err, err
+    wait_for(lambda: not Path(f"/proc/{child}").exists(), "the second process to end")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        tasks = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(t) for t in tasks]
