@@ -22,6 +22,7 @@ import contextlib
 import os
 import pickle
 import select
+import shutil
 import signal
 import tempfile
 from collections.abc import Callable
@@ -48,11 +49,16 @@ class ParallelReadFailed(ObserveError):
 
 
 def usable(path: str, min_bytes: int = MIN_BYTES) -> bool:
-    """True when ``path`` is worth reading by two processes: big enough, not rotated, two cores here."""
+    """True when ``path`` is worth reading by two processes: big enough, not rotated, two cores here.
+
+    Also: the temporary directory has room for the second half's output (about the size of the
+    log, with room to spare), so that the second reader does not fail part-way for want of space.
+    """
     if not hasattr(os, "fork") or len(os.sched_getaffinity(0)) < 2 or os.path.exists(f"{path}.1"):
         return False
     try:
-        return os.stat(path).st_size >= min_bytes
+        size = os.stat(path).st_size
+        return size >= min_bytes and shutil.disk_usage(tempfile.gettempdir()).free > 2 * size
     except OSError:
         return False
 

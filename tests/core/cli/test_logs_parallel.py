@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -227,6 +228,16 @@ def test_usable_only_for_big_unrotated_logs(tmp_path: Path) -> None:
     (tmp_path / "c-json.log.1").write_bytes(b"")
     assert not parallel.usable(str(path), min_bytes=1)
     assert not parallel.usable(str(tmp_path / "missing"), min_bytes=1)
+
+
+def test_not_usable_when_the_temporary_directory_lacks_room(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c-json.log"
+    write_log(path, 50, seed=1)
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: never two processes")
+    assert parallel.usable(str(path), min_bytes=1)
+    monkeypatch.setattr(parallel.shutil, "disk_usage", lambda _p: shutil._ntuple_diskusage(10**9, 10**9, 10))
+    assert not parallel.usable(str(path), min_bytes=1), "the second half's output would not fit"
 
 
 def observe_logs(*args: str) -> subprocess.Popen[bytes]:
