@@ -87,6 +87,10 @@ class Inventory:
         service_label: a label key that names service groups (see ``service_group``).
         history: how many recent events are kept for ``recent_events``.
         backoff_max: the longest wait between reconnection attempts, in seconds.
+
+    Cost: a container whose event attributes (its labels, name and image) already show that the selection
+    cannot take it (``Selection.rules_out``) is not inspected on its events, only remembered by id and name;
+    ``get`` inspects it when asked. On a shared host most events are other people's containers.
     """
 
     def __init__(
@@ -110,6 +114,7 @@ class Inventory:
         self._seen: deque[tuple[int, str, str]] = deque(maxlen=512)
         self._images: dict[tuple[str, str], tuple[str, str]] = {}  # service -> the image of its newest replica
         self._gone: deque[str] = deque(maxlen=512)  # reported gone before they could be inspected
+        self._skipped: dict[str, str] = {}  # id -> name of containers the selection cannot take, not inspected
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stream: Any = None
@@ -154,7 +159,14 @@ class Inventory:
                 matches = [c for c in self._all.values() if c.id.startswith(ref)]
                 if len(matches) == 1:
                     return matches[0]
-        return None
+            skipped = [cid for cid, n in self._skipped.items() if ref in (cid, n) or (len(ref) >= 12
+                       and cid.startswith(ref))]
+        if len(skipped) != 1:
+            return None
+        try:  # outside the selection: not followed, so inspected now, when asked for
+            return self._build(self.engine.inspect(skipped[0]))
+        except ObserveError:
+            return None
 
     def recent_events(self, container_id: str | None = None) -> list[ContainerEvent]:
         with self._lock:
@@ -211,6 +223,7 @@ class Inventory:
         with self._lock:
             old = self._all.get(new.id)
             self._all[new.id] = new
+            self._skipped.pop(new.id, None)
         was = old is not None and self._selected(old)
         now = self._selected(new)
         if now and not was:
@@ -296,6 +309,8 @@ class Inventory:
             self._drop(cid, None)
         for info in docs.values():
             self._put(info, None)
+        with self._lock:
+            self._skipped.clear()
         self.resyncs += 1
 
     def handle(self, raw: Mapping[str, Any]) -> None:
@@ -317,6 +332,13 @@ class Inventory:
             if known is not None and self._selected(known):
                 self._record(event)
             self._drop(cid, event)
+            with self._lock:
+                self._skipped.pop(cid, None)
+            return
+        if (known is None or not self._selected(known)) and self.selection.rules_out(event.attributes):
+            with self._lock:  # another session's container, say: its events need no inspect (get does it)
+                self._all.pop(cid, None)
+                self._skipped[cid] = event.name
             return
         if event.action in REFRESH_ACTIONS or known is None:
             self._refresh(cid, event)

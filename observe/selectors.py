@@ -122,6 +122,24 @@ class Selection:
             and self.labels.matches(labels)
         )
 
+    def rules_out(self, attributes: Mapping[str, str]) -> bool:
+        """True when an engine event's attributes prove that this selection cannot take the container.
+
+        The engine puts a container's labels on each of its events, then other keys of the event
+        (``exitCode``, ``execID``...) unless a label has that key, then its ``name`` and ``image``
+        over everything. So a name or image glob that fails, or a label that must exist (``key``,
+        ``key=value``) missing or different, proves it; ``!key`` and ``key!=value`` prove nothing (an
+        event key may stand where no label is), nor do labels named ``name`` or ``image``. False
+        (undecided) when the event lacks the name or the image.
+        """
+        name, image = attributes.get("name"), attributes.get("image")
+        if name is None or image is None:
+            return False
+        if not _glob_ok((name.lstrip("/"),), self.names) or not _glob_ok(image_candidates(image), self.images):
+            return True
+        return any(r.op in ("exists", "=") and r.key not in ("name", "image") and not r.matches(attributes)
+                   for r in self.labels.requirements)
+
     @property
     def is_everything(self) -> bool:
         return not (self.labels.requirements or self.names or self.images)

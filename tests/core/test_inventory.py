@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import docker
 import pytest
@@ -123,5 +124,43 @@ def test_selection_follows_a_rename(containers: Containers) -> None:
         wait_for(lambda: inv.containers() == [], "left the selection once renamed")
         c.rename(containers.name("sel-b"))
         wait_for(lambda: [x.name for x in inv.containers()] == [containers.name("sel-b")], "back in the selection")
+    finally:
+        inv.stop()
+
+
+class CountingEngine(Engine):
+    """The real engine, remembering which containers were inspected."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.inspected: list[str] = []
+
+    def inspect(self, container: str) -> dict[str, Any]:
+        self.inspected.append(container)
+        return super().inspect(container)
+
+
+def test_containers_the_selection_cannot_take_are_not_inspected(containers: Containers) -> None:
+    """Events of containers whose labels or name already exclude them cost no inspect; ``get`` still finds them
+    (by id, prefix or name, inspected when asked), and a rename into the selection brings a container in."""
+    engine = CountingEngine(Config())
+    inv = Inventory(engine, Selection(LabelSelector.parse(f"{RUN_LABEL}={RUN_ID},tier=web"),
+                                      names=(containers.name("sel-*"),)))
+    inv.start()
+    try:
+        db = containers.run("sel-db", labels={"tier": "db"})
+        other = containers.run("other", labels={"tier": "web"})
+        web = containers.run("sel-web", labels={"tier": "web"})
+        wait_for(lambda: [c.id for c in inv.containers()] == [web.id], "the selected one in view")
+        assert web.id in engine.inspected
+        assert db.id not in engine.inspected and other.id not in engine.inspected
+        for ref in (db.id, db.id[:12], containers.name("sel-db")):
+            found = inv.get(ref)
+            assert found is not None and found.id == db.id and found.labels["tier"] == "db"
+        assert inv.get(other.id) is not None and inv.get(other.id).state == "running"  # type: ignore[union-attr]
+        other.rename(containers.name("sel-other"))
+        wait_for(lambda: {c.id for c in inv.containers()} == {web.id, other.id}, "renamed into the selection")
+        db.remove(force=True)
+        wait_for(lambda: inv.get(db.id) is None, "a removed one is not found")
     finally:
         inv.stop()

@@ -66,3 +66,44 @@ def test_selector_round_trip_and_semantics(labels: dict[str, str], key: str, val
     assert eq.matches(labels) != ne.matches(labels)
     assert LabelSelector.parse(key).matches(labels) != LabelSelector.parse("!" + key).matches(labels)
     assert LabelSelector.parse(str(eq)) == eq
+
+
+_KEYS = st.sampled_from(["app", "tier", "name", "image", "exitCode", "execID", "signal"])
+_VALUES = st.sampled_from(["", "web", "db", "x"])
+
+
+def _event_attributes(labels: dict[str, str], extra: dict[str, str], name: str, image: str) -> dict[str, str]:
+    """What the engine puts on a container event: the event's own keys, the labels over them, name and image last."""
+    return {**extra, **labels, "image": image, "name": name}
+
+
+@given(
+    labels=st.dictionaries(_KEYS, _VALUES, max_size=4),
+    extra=st.dictionaries(_KEYS, _VALUES, max_size=3),
+    name=st.sampled_from(["web-1", "db-1", "other"]),
+    image=st.sampled_from(["busybox:1", "nginx:latest", "reg:5000/app"]),
+    clauses=st.lists(st.tuples(_KEYS, st.sampled_from(["exists", "!exists", "=", "!="]), _VALUES), max_size=3),
+    names=st.lists(st.sampled_from(["web-*", "!db-*", "*"]), max_size=2),
+    images=st.lists(st.sampled_from(["busybox", "!nginx", "reg:5000/*"]), max_size=2),
+)
+def test_rules_out_only_what_the_selection_cannot_take(labels: dict[str, str], extra: dict[str, str], name: str,
+                                                       image: str, clauses: list[tuple[str, str, str]],
+                                                       names: list[str], images: list[str]) -> None:
+    """The inventory skips the inspect of a container whose event is ruled out: it must never rule out a match,
+    whatever event keys (``exitCode``, ``execID``) stand beside the labels or which labels the engine overwrote."""
+    selector = ",".join(k if op == "exists" else "!" + k if op == "!exists" else f"{k}{op}{v}" for k, op, v in clauses)
+    sel = Selection(LabelSelector.parse(selector), tuple(names), tuple(images))
+    if sel.rules_out(_event_attributes(labels, extra, name, image)):
+        assert not sel.matches(name, image, labels)
+
+
+def test_rules_out_what_the_attributes_prove() -> None:
+    attrs = _event_attributes({"tier": "db"}, {"exitCode": "0"}, "db-1", "busybox:1")
+    assert Selection(LabelSelector.parse("tier=web")).rules_out(attrs)
+    assert Selection(LabelSelector.parse("app")).rules_out(attrs)
+    assert Selection(names=("web-*",)).rules_out(attrs)
+    assert Selection(images=("!busybox",)).rules_out(attrs)
+    assert not Selection(LabelSelector.parse("tier=db")).rules_out(attrs)
+    assert not Selection(LabelSelector.parse("!exitCode")).rules_out(attrs)  # the event's key, not a label
+    assert not Selection(LabelSelector.parse("name=x")).rules_out(attrs)  # the engine overwrote such a label
+    assert not Selection(LabelSelector.parse("app")).rules_out({"tier": "db"})  # no name/image: undecided
