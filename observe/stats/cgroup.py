@@ -32,6 +32,7 @@ from observe.stats.cgroupfs import (
     parse_partitions,
     parse_percpu,
     read_file,
+    to_int,
 )
 from observe.stats.netdev import parse_net_dev
 from observe.stats.sample import ContainerGone, DeviceIO, InterfaceCounters, Sample, unlimited_as_zero
@@ -191,10 +192,11 @@ class CgroupReader:
         f.sweeps += 1
         network = None
         if pid > 0:
-            text = f.read(os.path.join(self.proc_root, str(pid), "net", "dev"))
+            path = os.path.join(self.proc_root, str(pid), "net", "dev")
+            text = f.read(path)
             if text is None:
                 raise ContainerGone(f"process {pid} is gone")
-            network = parse_net_dev(text)
+            network = f.parsed(path, text, _net_dev)
         if paths.version == 2:
             return read_v2(self, paths.dirs[""], time, monotonic, f, refresh, network)
         return self._read_v1(paths, time, monotonic, f, refresh, network)
@@ -206,16 +208,16 @@ class CgroupReader:
         mem = paths.dir("memory")
         if cpuacct is None or mem is None:
             raise ContainerGone(f"cgroup {mem} is gone")
-        usage = f.read_int(mem + "/memory.usage_in_bytes")
+        usage = f.parsed("usage", f.read(mem + "/memory.usage_in_bytes"), to_int)
         if usage is None:
             raise ContainerGone(f"cgroup {mem} is gone")
-        percpu = parse_percpu(f.read(cpuacct + "/cpuacct.usage_percpu")) if self.percpu else None
+        percpu = f.parsed("percpu", f.read(cpuacct + "/cpuacct.usage_percpu"), parse_percpu) if self.percpu else None
         # cpuacct.usage is the sum of the per-CPU figures: one read fewer when those are read anyway
-        usage_ns: int | None = sum(percpu) if percpu else f.read_int(cpuacct + "/cpuacct.usage")
-        ticks = self.cpuacct_stat.pick(f.read(cpuacct + "/cpuacct.stat"))
-        stat = self.memory_stat.pick(f.read(mem + "/memory.stat"))
+        usage_ns: int | None = sum(percpu) if percpu else f.parsed("ns", f.read(cpuacct + "/cpuacct.usage"), to_int)
+        ticks = f.parsed("ticks", f.read(cpuacct + "/cpuacct.stat"), self.cpuacct_stat.pick)
+        stat = f.parsed("stat", f.read(mem + "/memory.stat"), self.memory_stat.pick)
         pids_dir = paths.dir("pids")
-        threads = f.read_int(pids_dir + "/pids.current") if pids_dir is not None else None
+        threads = f.parsed("threads", f.read(pids_dir + "/pids.current"), to_int) if pids_dir is not None else None
         if refresh:
             f.slow = self._slow_v1(paths, f)
         slow = f.slow
@@ -224,16 +226,29 @@ class CgroupReader:
         # them on the slow refresh, which is also when a quota set by ``docker update`` is seen.
         cfs = slow.get("cfs")
         if not isinstance(cfs, dict) or refresh or slow.get("cpu_quota") != 0:
-            cfs = self.cpu_stat.pick(f.read(cpu + "/cpu.stat")) if cpu is not None else {}
+            cfs = f.parsed("cfs", f.read(cpu + "/cpu.stat"), self.cpu_stat.pick) if cpu is not None else {}
             slow["cfs"] = cfs
-        fields = slow["fields"]
-        assert isinstance(fields, dict)
         blkio = paths.dir("blkio")
         prefix = slow.get("blkio_prefix")
         block_io = self._blkio_v1(blkio, str(prefix), f) if blkio is not None and prefix else slow.get("block_io")
-        return Sample(
-            time=time,
-            monotonic=monotonic,
+        # Each value above is the very object of the last sweep while its file read the same: then so are the
+        # sample's values, and only its clocks are new.
+        parts = (usage, percpu, usage_ns, ticks, stat, threads, slow, cfs, block_io, network)
+        built = f.built
+        if built is not None and built[0] == parts:
+            return Sample(time, monotonic, **built[1])  # type: ignore[arg-type]
+        values = self._v1_values(usage, percpu, usage_ns, ticks, stat, threads, slow, cfs, block_io, network)
+        f.built = (parts, values)
+        return Sample(time, monotonic, **values)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _v1_values(usage: int, percpu: tuple[int, ...] | None, usage_ns: int | None, ticks: Mapping[str, int],
+                   stat: Mapping[str, int], threads: int | None, slow: Mapping[str, object],
+                   cfs: Mapping[str, int], block_io: object,
+                   network: tuple[InterfaceCounters, ...] | None) -> dict[str, object]:
+        fields = slow["fields"]
+        assert isinstance(fields, dict)
+        return dict(
             cpu_usage_seconds=None if usage_ns is None else usage_ns / NS,
             cpu_user_seconds=ticks["user"] / USER_HZ if "user" in ticks else None,
             cpu_system_seconds=ticks["system"] / USER_HZ if "system" in ticks else None,
@@ -343,6 +358,10 @@ _V1_SLOW_FIELDS = (
     ("spec_cpu_period_us", "cpu_period"), ("spec_cpu_shares", "cpu_shares"),
 )
 """Sample fields from the slow refresh, and their keys in it."""
+
+
+def _net_dev(text: str | None) -> tuple[InterfaceCounters, ...]:
+    return parse_net_dev(text or "")
 
 
 def _opt_int(value: object) -> int | None:

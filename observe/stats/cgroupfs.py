@@ -14,8 +14,12 @@ import errno
 import os
 import random
 import resource
+from collections.abc import Callable
+from typing import TypeVar, cast
 
 from observe.stats.sample import unlimited_as_zero
+
+T = TypeVar("T")
 
 CHUNK = 65536
 STAGGER = 10
@@ -66,14 +70,26 @@ class ContainerFiles:
     the sampler calls it when the container leaves or its process changes.
     """
 
-    __slots__ = ("_fds", "_missing", "reads", "slow", "sweeps")
+    __slots__ = ("_fds", "_missing", "_parsed", "built", "reads", "slow", "sweeps")
 
     def __init__(self) -> None:
         self._fds: dict[str, int] = {}
         self._missing: set[str] = set()
+        self._parsed: dict[str, tuple[str | None, object]] = {}
         self.reads = 0
         self.sweeps = random.randrange(STAGGER)  # spread the containers' slow refreshes over the sweeps
         self.slow: dict[str, object] = {}  # what the reader re-reads only on the slow refresh
+        self.built: tuple[tuple[object, ...], dict[str, object]] | None = None  # the reader's last values
+
+    def parsed(self, key: str, text: str | None, parser: Callable[[str | None], T]) -> T:
+        """``parser(text)``, or the very object it gave last time for ``key`` when ``text`` is the same: an idle
+        container's files read the same from one sweep to the next, and the reader then rebuilds nothing."""
+        last = self._parsed.get(key)
+        if last is not None and last[0] == text:
+            return cast(T, last[1])
+        value = parser(text)
+        self._parsed[key] = (text, value)
+        return value
 
     def read(self, path: str) -> str | None:
         """The file's current text; None when it does not exist (now or any more)."""

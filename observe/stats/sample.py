@@ -9,7 +9,10 @@ business (see ``rate``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
+from typing import TypeVar
+
+T = TypeVar("T", bound=type)
 
 # Interfaces cAdvisor leaves out (``isIgnoredDevice``): loopback and the host ends of bridges.
 IGNORED_INTERFACE_PREFIXES = ("lo", "veth", "docker", "nerdctl")
@@ -70,6 +73,35 @@ class Pressure:
     stalled_seconds: float | None
 
 
+def stored_through_slots(cls: T) -> T:
+    """Give a frozen, slotted dataclass an ``__init__`` that stores each field through its slot's descriptor.
+
+    The one ``dataclass`` writes calls ``object.__setattr__`` per field (as frozen classes must), about twice
+    the cost; a sweep builds a ``Sample`` of 45 fields per container every second. Same signature and
+    defaults (fields with a ``default_factory`` are not supported: the class is returned unchanged); the
+    instances are as immutable (assigning still raises) and equal to what the generated one makes.
+    """
+    found = fields(cls)
+    if any(f.default is MISSING and f.default_factory is not MISSING for f in found):
+        return cls
+    scope: dict[str, object] = {}
+    params = []
+    for f in found:
+        scope[f"_set_{f.name}"] = cls.__dict__[f.name].__set__
+        if f.default is MISSING:
+            params.append(f.name)
+        else:
+            scope[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+    body = "".join(f"    _set_{f.name}(self, {f.name})\n" for f in found) or "    pass\n"
+    exec(f"def __init__(self, {', '.join(params)}):\n{body}", scope)  # the source is made above from field names
+    init = scope["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
+
+
+@stored_through_slots
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One reading of a container's counters.

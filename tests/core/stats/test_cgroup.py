@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from observe.stats.cgroupfs import (
     parse_nested_keyed,
 )
 from observe.stats.netdev import parse_net_dev
-from observe.stats.sample import ContainerGone
+from observe.stats.sample import ContainerGone, Sample
 
 CID = "4890d6990787171369d74ab4112a30b0c73edfa4149a1dfbb5bc5551615cf0cc"
 
@@ -362,4 +363,40 @@ def test_kept_open_files_follow_counters_and_cfs_without_quota_on_the_slow_refre
     (cpu_dir / "cpu.stat").write_text("nr_periods 13\nnr_throttled 5\nthrottled_time 300000000\n")
     now = reader.read(paths, 99.0, 99.0, files)  # type: ignore[arg-type]
     assert (now.cpu_cfs_periods, now.cpu_cfs_throttled_periods, now.cpu_cfs_throttled_seconds) == (13, 5, 0.3)
+    files.close()
+
+
+@pytest.mark.parametrize("percpu", [True, False])
+def test_kept_open_files_reuse_values_only_while_every_file_reads_the_same(tmp_path: Path, percpu: bool) -> None:
+    """A reader with kept-open files reuses the last sweep's values while its files read the same; any one
+    file that changes (each tried alone) gives what a fresh read of the tree gives, with the new clocks."""
+    v1_tree(tmp_path, CFQ_STATS)
+    root = tmp_path / "cgroup"
+    write_tree(root / "pids" / "docker" / CID, {"pids.current": "3\n", "pids.max": "100\n", "cgroup.procs": "1\n"})
+    reader = CgroupReader(str(root), 1, str(tmp_path / "proc"), percpu=percpu)
+    paths = reader.locate(cgroup_location(CID, "", "cgroupfs", 1))
+    files = ContainerFiles()
+    files.sweeps = 1  # no slow refresh during the test: only the per-sweep files change
+    first = reader.read(paths, 1.0, 1.0, files)
+    again = reader.read(paths, 2.0, 2.0, files)
+    assert (again.time, again.monotonic) == (2.0, 2.0) and replace(again, time=1.0, monotonic=1.0) == first
+    assert all(getattr(again, f.name) is getattr(first, f.name) for f in fields(Sample)[2:])  # nothing rebuilt
+    changes = {
+        "cpuacct/docker/{}/cpuacct.usage_percpu": "1000000001 2000000000 7\n",
+        "cpuacct/docker/{}/cpuacct.usage": "3000000009\n",
+        "cpuacct/docker/{}/cpuacct.stat": "user 201\nsystem 50\n",
+        "memory/docker/{}/memory.usage_in_bytes": "5000001\n",
+        "memory/docker/{}/memory.stat": "pgfault 11\npgmajfault 1\ntotal_pgfault 21\ntotal_inactive_file 601\n",
+        "cpu/docker/{}/cpu.stat": "nr_periods 11\nnr_throttled 4\nthrottled_time 250000000\n",
+        "pids/docker/{}/pids.current": "4\n",
+        "blkio/docker/{}/blkio.io_service_bytes_recursive": "8:0 Read 8192\n8:0 Write 512\n8:0 Total 8704\n",
+    }
+    t = 3.0
+    for rel, text in changes.items():
+        (root / rel.format(CID)).write_text(text)
+        kept = reader.read(paths, t, t, files)
+        fresh = reader.read(paths, t, t)
+        assert kept == fresh, rel
+        t += 1
+    assert kept != replace(first, time=kept.time, monotonic=kept.monotonic)
     files.close()
