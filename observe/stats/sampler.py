@@ -9,6 +9,7 @@ autoscaler) only ever see snapshots, so a scrape never waits on Docker or on a s
 from __future__ import annotations
 
 import logging
+import operator
 import threading
 import time
 from collections import deque
@@ -23,13 +24,16 @@ from observe.inventory import REMOVED, Inventory, InventoryChange
 from observe.model import ContainerInfo
 from observe.stats.cgroup import CgroupReader
 from observe.stats.host import FsUsage, MachineInfo
-from observe.stats.limits import effective_limits
+from observe.stats.limits import Limits, effective_limits
 from observe.stats.local import CgroupBackend
 from observe.stats.sample import ContainerGone, Sample, StatsUnavailable
 from observe.stats.snapshot import ContainerStats, SamplerHealth, StatsSnapshot
 
 log = logging.getLogger(__name__)
 DEFAULT_HISTORY = 300
+_SPEC = operator.attrgetter("spec_cpu_quota_us", "spec_cpu_period_us", "spec_cpu_shares", "spec_memory_limit_bytes",
+                            "spec_memory_reservation_bytes", "spec_memory_swap_limit_bytes")
+"""What ``effective_limits`` reads of a sample."""
 
 
 class StatsBackend(Protocol):
@@ -100,6 +104,7 @@ class StatsSampler:
         self.backend: StatsBackend | None = None
         self._lock = threading.Lock()
         self._history: dict[str, deque[Sample]] = {}
+        self._limits: dict[str, tuple[ContainerInfo, object, Limits]] = {}  # reused while the same
         self._tracked: set[str] = set()
         self._containers: tuple[ContainerInfo, ...] = ()
         self._health = SamplerHealth(interval=interval)
@@ -185,6 +190,7 @@ class StatsSampler:
         for cid in self._tracked - running_ids:
             backend.untrack(cid)
             self._history.pop(cid, None)
+            self._limits.pop(cid, None)
         for c in running:
             backend.track(c)
         self._tracked = running_ids
@@ -260,7 +266,11 @@ class StatsSampler:
             if ring and c.id in self._tracked:
                 fs, tasks = backend.slow(c.id) if backend is not None else (None, None)
                 latest = ring[-1]
-                stats[c.id] = ContainerStats(c, latest, tuple(ring), fs, tasks, effective_limits(c, latest))
+                spec = _SPEC(latest)
+                known = self._limits.get(c.id)
+                if known is None or known[0] is not c or known[1] != spec:  # else the same limits as last time
+                    known = self._limits[c.id] = (c, spec, effective_limits(c, latest))
+                stats[c.id] = ContainerStats(c, latest, tuple(ring), fs, tasks, known[2])
         machine = backend.machine() if backend is not None else None
         self._snapshot = StatsSnapshot(self.clock(), containers, MappingProxyType(stats), self._health,
                                        self._root, machine)

@@ -198,3 +198,39 @@ def test_api_document_v2_and_missing_parts() -> None:
     assert (s.memory_working_set_bytes, s.memory_rss_bytes, s.memory_cache_bytes) == (6000, 3000, 4000)
     assert s.memory_swap_bytes is None and s.network is None and s.block_io == ()
     assert sample_from_stats({}, 0, 0) == Sample(0, 0)
+
+
+class SpecBackend(FakeBackend):
+    """Samples carrying the cgroup's limits, as the cgroup backend's do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spec: dict[str, int | None] = {"spec_memory_limit_bytes": 64 << 20, "spec_cpu_quota_us": 50_000}
+
+    def read(self, c: ContainerInfo, time: float, monotonic: float) -> Sample | None:
+        return Sample(time, monotonic, **self.spec)  # type: ignore[arg-type]
+
+
+def test_published_limits_follow_the_samples_spec_and_the_container() -> None:
+    """The limits are kept between publishes only while the container and the sample's spec values are the same."""
+    from observe.stats.limits import effective_limits
+
+    a = container("a")
+    inv = FakeInventory([a])
+    backend = SpecBackend()
+    clock = Clock()
+    sampler = StatsSampler(inv, lambda: backend, clock=clock, monotonic=clock)  # type: ignore[arg-type]
+    first = sampler.sweep().stats[a.id]
+    assert first.limits == effective_limits(a, first.latest) and first.limits.memory_bytes == 64 << 20
+    clock.t += 1
+    assert sampler.sweep().stats[a.id].limits is first.limits
+    backend.spec = {"spec_memory_limit_bytes": 32 << 20, "spec_cpu_quota_us": None}  # docker update, say
+    clock.t += 1
+    now = sampler.sweep().stats[a.id]
+    assert now.limits == effective_limits(a, now.latest) and now.limits.memory_bytes == 32 << 20
+    updated = replace(a, nano_cpus=500_000_000)  # the inspect document changed: quota from it (spec None)
+    inv.items = [updated]
+    clock.t += 1
+    last = sampler.sweep().stats[a.id]
+    assert last.limits == effective_limits(updated, last.latest) and last.limits.cpu_quota_us == 50_000
+    assert last.limits != now.limits
