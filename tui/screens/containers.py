@@ -15,7 +15,7 @@ from rich.console import RenderableType
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.actions import ActionTracker
@@ -98,6 +98,7 @@ class ContainersScreen(Screen[None]):
         self._widths: dict[str, int] = {}
         self._fit_width = -1
         self.row_count = 0
+        self._behind = False
 
     def compose(self) -> ComposeResult:
         yield Static("observe", id="title")
@@ -131,10 +132,29 @@ class ContainersScreen(Screen[None]):
         return row.id, row_cells(row, row.id in self.marked, self.tracker.pending(row.id),
                                  self.tracker.outcome(row.id))
 
+    def covered(self) -> bool:
+        """Whether another full screen (a detail, a service's logs) hides this one: then the table need not move."""
+        if not self.is_attached:
+            return False
+        top = self.app.screen
+        return top is not self and not isinstance(top, ModalScreen)
+
+    def on_screen_resume(self) -> None:
+        if self._behind:
+            self.refresh_table()
+
     def refresh_table(self) -> None:
-        """Re-read the core and update the table in place, keeping the cursor on the same container."""
+        """Re-read the core and update the table in place, keeping the cursor on the same container.
+
+        While another screen covers this one, only notes that it is behind (100 rows re-read and
+        compared every stats tick for nobody); it catches up when it is shown again.
+        """
         if not self.query("#containers"):
             return  # not composed yet, or being torn down at exit
+        if self.covered():
+            self._behind = True
+            return
+        self._behind = False
         rows = self.visible_rows()
         self.row_count = len(rows)
         self._rows = {r.id: r for r in rows}
