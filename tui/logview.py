@@ -212,10 +212,16 @@ class LogView(ScrollView, can_focus=True):
         if not self.entries:
             return
         index = max(0, min(len(self.entries) - 1, index))
+        was = self.cursor_index()
+        top = self.scroll_offset.y
         self._mark = self._first + index
         self._set_follow(False)
         self._show_cursor()
-        self.refresh()
+        if self.wrap or was is None or self.scroll_offset.y != top:
+            self.refresh()
+            return
+        width = self.scrollable_content_region.width  # the view did not move: repaint the two lines only
+        self.refresh(*(Region(0, row - top, width, 1) for row in {was, index}))
 
     def _row_of(self, ordinal: int) -> int:
         if not self.wrap:
