@@ -275,9 +275,8 @@ class LogsPane(Vertical):
         self._status()
 
     def _refilter(self) -> None:
-        keeps = self.query_.keeps
         source = self.frozen if self.frozen is not None else self.buffer
-        self.view.set_entries(e for e in source if keeps(e))
+        self.view.set_entries(self.query_.select(source))
         self._status()
 
     def stream_status(self) -> str:
