@@ -38,6 +38,8 @@ class LogEntry:
     doc: Mapping[str, Any]
     tag: str = ""
     tag_colour: int = 0
+    cols: int = 0
+    """``width(False)``, worked out once when the entry is made (0: work it out each time)."""
 
     @property
     def rank(self) -> int:
@@ -60,9 +62,17 @@ class LogEntry:
 
     def width(self, timestamps: bool = True) -> int:
         """``len(self.line(timestamps))`` by arithmetic: no formatting per line when only the width is needed."""
-        more = len(f"  [+{self.extra_lines} lines]") if self.extra_lines else 0
-        tag = len(self.tag) + 1 if self.tag else 0
-        return (STAMP_WIDTH + 1 if timestamps else 0) + tag + max(5, len(self.level)) + 1 + len(self.message) + more
+        return (STAMP_WIDTH + 1 if timestamps else 0) + (self.cols or self.untimed_width())
+
+    def untimed_width(self) -> int:
+        """``len(self.line(False))``, by arithmetic."""
+        return untimed_width(self.level, self.message, self.extra_lines, self.tag)
+
+
+def untimed_width(level: str, message: str, extra_lines: int, tag: str) -> int:
+    """The width of an entry's line without its time (``LogEntry.line(False)``), by arithmetic."""
+    more = len(f"  [+{extra_lines} lines]") if extra_lines else 0
+    return (len(tag) + 1 if tag else 0) + max(5, len(level)) + 1 + len(message) + more
 
 
 STAMP_WIDTH = len("00:00:00.000")
@@ -78,7 +88,9 @@ def entry_from_doc(seq: int, doc: Mapping[str, Any], time_ns: int, level: str, s
     if isinstance(trace, str) and trace:
         extra = max(extra, trace.count("\n"))
     lvl = level if level in LEVEL_RANK else str(doc.get("log.level", "info"))
-    return LogEntry(seq, time_ns, lvl if lvl in LEVEL_RANK else "info", stream, first, extra, doc, tag, tag_colour)
+    lvl = lvl if lvl in LEVEL_RANK else "info"
+    cols = untimed_width(lvl, first, extra, tag)
+    return LogEntry(seq, time_ns, lvl, stream, first, extra, doc, tag, tag_colour, cols)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +114,15 @@ class LogQuery:
             except re.error as err:
                 return cls(min_level, "", f"bad regular expression: {err}")
         return cls(min_level, pattern)
+
+    def select(self, entries: Iterable[LogEntry]) -> list[LogEntry]:
+        """The entries ``keeps`` keeps, in order: a level-only filter runs without a call per entry."""
+        if self.pattern:
+            return [e for e in entries if self.keeps(e)]
+        if not self.min_level:
+            return list(entries)
+        rank, low, info = LEVEL_RANK.get, LEVEL_RANK[self.min_level], LEVEL_RANK["info"]
+        return [e for e in entries if rank(e.level, info) >= low]
 
     def keeps(self, entry: LogEntry) -> bool:
         if self.min_level and entry.rank < LEVEL_RANK[self.min_level]:

@@ -27,7 +27,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.logmodel import LogEntry, search_spans
+from tui.logmodel import STAMP_WIDTH, LogEntry, search_spans
 
 LEVEL_STYLES = {
     "trace": "dim", "debug": "dim", "info": "", "notice": "cyan",
@@ -133,7 +133,7 @@ class LogView(ScrollView, can_focus=True):
             for offset, entry in enumerate(added):
                 self._rows.extend((last + offset, i) for i in range(len(self._wrapped_lines(last + offset, entry))))
         else:
-            self._widest = max(self._widest, max(e.width(self.timestamps) for e in added))
+            self._widest = max(self._widest, self._widest_of(added))
         self._drop_overflow()
         self._resize()
         if self._follow:
@@ -212,10 +212,16 @@ class LogView(ScrollView, can_focus=True):
         if not self.entries:
             return
         index = max(0, min(len(self.entries) - 1, index))
+        was = self.cursor_index()
+        top = self.scroll_offset.y
         self._mark = self._first + index
         self._set_follow(False)
         self._show_cursor()
-        self.refresh()
+        if self.wrap or was is None or self.scroll_offset.y != top:
+            self.refresh()
+            return
+        width = self.scrollable_content_region.width  # the view did not move: repaint the two lines only
+        self.refresh(*(Region(0, row - top, width, 1) for row in {was, index}))
 
     def _row_of(self, ordinal: int) -> int:
         if not self.wrap:
@@ -327,11 +333,16 @@ class LogView(ScrollView, can_focus=True):
                 self._rows.extend((ordinal, i) for i in range(len(self._wrapped_lines(ordinal, entry))))
             self._widest = 0
         else:
-            self._widest = max((e.width(self.timestamps) for e in self.entries), default=0)
+            self._widest = self._widest_of(self.entries)
         self._resize()
         if self._follow:
             self._scroll_end()
         self.refresh()
+
+    def _widest_of(self, entries: Iterable[LogEntry]) -> int:
+        """The widest line of ``entries`` (an attribute read per entry: 100,000 of them after a filter change)."""
+        widest = max((e.cols or e.untimed_width() for e in entries), default=-1)
+        return 0 if widest < 0 else widest + (STAMP_WIDTH + 1 if self.timestamps else 0)
 
     def _row_count(self) -> int:
         return len(self._rows) if self.wrap else len(self.entries)

@@ -282,3 +282,25 @@ def test_an_entrys_width_is_the_length_of_its_line(message: str, level: str, ext
     if tag:
         start = entry.tag_start(timestamps)
         assert entry.line(timestamps)[start:start + len(tag)] == tag
+
+
+@given(st.text(max_size=80), st.sampled_from([*LEVELS, "bogus", ""]), st.text(max_size=200), st.text(max_size=20),
+       st.booleans())
+def test_a_made_entrys_kept_width_is_the_length_of_its_line(message: str, level: str, trace: str, tag: str,
+                                                            timestamps: bool) -> None:
+    # entry_from_doc works the width out once (``cols``); the view's widest line is read from it.
+    from tui.logmodel import entry_from_doc
+
+    doc = {"message": message, **({"error.stack_trace": trace} if trace else {})}
+    entry = entry_from_doc(1, doc, 1_700_000_000_123_456_789, level, "stdout", tag)
+    assert entry.cols == len(entry.line(False))
+    assert entry.width(timestamps) == len(entry.line(timestamps))
+
+
+@given(st.lists(st.sampled_from(LEVELS), max_size=60), st.sampled_from(["", *LEVELS]), st.sampled_from(["", "a", "^x"]))
+def test_select_keeps_what_keeps_keeps_in_order(levels: list[str], min_level: str, pattern: str) -> None:
+    from tui.logmodel import LogQuery, entry_from_doc
+
+    entries = [entry_from_doc(i, {"message": "xa" if i % 3 else "b"}, i, lvl, "stdout") for i, lvl in enumerate(levels)]
+    query = LogQuery.make(min_level, pattern)
+    assert query.select(entries) == [e for e in entries if query.keeps(e)]

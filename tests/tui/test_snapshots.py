@@ -87,6 +87,16 @@ def test_logs_warn_and_above_with_search(snap_compare: Compare) -> None:
     assert snap_compare(app_of(), run_before=run_before, terminal_size=SIZE)
 
 
+def test_logs_cursor_moved_up_then_down(snap_compare: Compare) -> None:
+    """The cursor's old line loses its highlight: a cursor move repaints only the lines it changes."""
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await open_tab("logs")(pilot)
+        await pilot.press("up", "up", "up", "down")
+        await pilot.pause()
+
+    assert snap_compare(app_of(), run_before=run_before, terminal_size=SIZE)
+
+
 def test_stats(snap_compare: Compare) -> None:
     assert snap_compare(app_of(), run_before=open_tab("stats"), terminal_size=SIZE)
 

@@ -15,7 +15,7 @@ from rich.console import RenderableType
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.actions import ActionTracker
@@ -24,6 +24,7 @@ from tui.coreview import CoreView
 from tui.layout import fit_columns
 from tui.messages import ActOn, ActOnMany, ExecPrompt, ExecShell, OpenDetail, OpenServiceLogs, RunPrompt
 from tui.rows import COLUMN_KEYS, COLUMNS, Row, RowFilter, column, group_rows, make_rows, sort_rows
+from tui.table import ContainersTable
 from tui.triage import PROBLEM_WORDS
 from tui.widgets import EngineBanner
 
@@ -98,13 +99,14 @@ class ContainersScreen(Screen[None]):
         self._widths: dict[str, int] = {}
         self._fit_width = -1
         self.row_count = 0
+        self._behind = False
 
     def compose(self) -> ComposeResult:
         yield Static("observe", id="title")
         yield EngineBanner(self.core.inventory)
         yield Input(placeholder="filter: words match name/image/service/state/health, !word excludes, "
                                 "problems; app=web, label:KEY, label:!KEY select labels", id="filter")
-        yield DataTable(id="containers", cursor_type="row", zebra_stripes=True)
+        yield ContainersTable(id="containers", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -116,8 +118,8 @@ class ContainersScreen(Screen[None]):
 
     # -- the table ---------------------------------------------------------------------
     @property
-    def table(self) -> DataTable[RenderableType]:
-        return self.query_one("#containers", DataTable)
+    def table(self) -> ContainersTable:
+        return self.query_one("#containers", ContainersTable)
 
     def visible_rows(self) -> list[Row]:
         """The container rows as shown now (filtered and sorted), without group headers."""
@@ -131,10 +133,29 @@ class ContainersScreen(Screen[None]):
         return row.id, row_cells(row, row.id in self.marked, self.tracker.pending(row.id),
                                  self.tracker.outcome(row.id))
 
+    def covered(self) -> bool:
+        """Whether another full screen (a detail, a service's logs) hides this one: then the table need not move."""
+        if not self.is_attached:
+            return False
+        top = self.app.screen
+        return top is not self and not isinstance(top, ModalScreen)
+
+    def on_screen_resume(self) -> None:
+        if self._behind:
+            self.refresh_table()
+
     def refresh_table(self) -> None:
-        """Re-read the core and update the table in place, keeping the cursor on the same container."""
+        """Re-read the core and update the table in place, keeping the cursor on the same container.
+
+        While another screen covers this one, only notes that it is behind (100 rows re-read and
+        compared every stats tick for nobody); it catches up when it is shown again.
+        """
         if not self.query("#containers"):
             return  # not composed yet, or being torn down at exit
+        if self.covered():
+            self._behind = True
+            return
+        self._behind = False
         rows = self.visible_rows()
         self.row_count = len(rows)
         self._rows = {r.id: r for r in rows}
@@ -166,39 +187,63 @@ class ContainersScreen(Screen[None]):
         return fit_columns(COLUMN_KEYS, PRIORITY, widths, available)
 
     def _apply(self, items: list[Item]) -> None:
+        """Show ``items``: columns re-added only when those that fit change; rows kept, added, removed, reordered."""
         table = self.table
         columns, name_width = self._fit(items)
-        header = (self.sort_key, self.sort_descending, tuple(columns), name_width)
+        header = (tuple(columns), name_width)
         rendered = [(key, tuple(cut(cells[c], name_width) if c == "name" and name_width else cells[c]
                                 for c in columns)) for key, cells in items]
         keys = [k for k, _ in rendered]
         if header != self._header:
             table.clear(columns=True)
             for key in columns:
-                col = column(key)
-                arrow = (" ▼" if self.sort_descending else " ▲") if key == self.sort_key else ""
-                table.add_column(col.title + arrow, key=key, width=name_width if key == "name" else None)
+                table.add_column(self._title(key), key=key, width=name_width if key == "name" else None)
             self._header = header
             self.columns = columns
             self._order = []
-        if keys == self._order:
-            for key, cells in rendered:
-                old = self._cells.get(key)
-                for i, cell in enumerate(cells):
-                    if old is None or old[i] != cell:
-                        table.update_cell(key, columns[i], cell)
+            self._cells = {}
         else:
-            selected = self.selected_key()
-            scroll_y = table.scroll_y
-            table.clear()
-            for key, cells in rendered:
-                table.add_row(*cells, key=key)
-            self._order = keys
-            if selected in keys:
-                table.move_cursor(row=keys.index(selected), animate=False, scroll=False)
-            table.scroll_to(y=scroll_y, animate=False, immediate=True)
+            table.relabel({key: self._title(key) for key in columns}, lambda: {
+                c: max((width_of(cells[i]) for _, cells in rendered), default=0) for i, c in enumerate(columns)})
+        if keys != self._order:
+            self._rearrange(table, rendered, keys)
+        for key, cells in rendered:
+            old = self._cells.get(key)
+            if old is None:
+                continue  # just added with these cells
+            for i, cell in enumerate(cells):
+                if old[i] != cell:  # a wider value widens its column, as adding the row would have
+                    table.update_cell(key, columns[i], cell, update_width=width_of(cell) > width_of(old[i]))
         self._cells = dict(rendered)
         table.set_class(not self.app_connected(), "stale")
+
+    def _title(self, key: str) -> str:
+        arrow = (" ▼" if self.sort_descending else " ▲") if key == self.sort_key else ""
+        return column(key).title + arrow
+
+    def _rearrange(self, table: ContainersTable, rendered: list[tuple[str, tuple[RenderableType, ...]]],
+                   keys: list[str]) -> None:
+        """Rows gone removed, new rows added, then all in ``keys``' order; the cursor stays on its row."""
+        selected = self.selected_key()
+        scroll_y = table.scroll_y
+        wanted = set(keys)
+        if len(wanted & set(self._order)) * 2 < len(keys):  # mostly new rows: adding all at once is cheaper
+            table.clear()
+            self._cells = {}
+        else:
+            for key in self._order:
+                if key not in wanted:
+                    table.remove_row(key)
+                    self._cells.pop(key, None)
+        for key, cells in rendered:
+            if key not in self._cells:
+                table.add_row(*cells, key=key)
+        if table.row_keys() != keys:
+            table.reorder(keys)
+        self._order = keys
+        if selected in wanted:
+            table.move_cursor(row=keys.index(selected), animate=False, scroll=False)
+        table.scroll_to(y=scroll_y, animate=False, immediate=True)
 
     def app_connected(self) -> bool:
         return bool(self.core.inventory.connected)
