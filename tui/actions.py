@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from textual.binding import Binding
+
 from observe.model import ContainerInfo
 
 VALID_VERBS: dict[str, frozenset[str]] = {
@@ -194,3 +196,15 @@ def status_text(tracker: ActionTracker, container_id: str) -> str:
     if done is None:
         return ""
     return f"[green]{done.verb}: done[/]" if done.ok else f"[b red]{done.verb} failed[/]: {done.error}"
+
+
+def action_bindings(*, show_restart: bool) -> list[Binding]:
+    """The container action keys, the same on the containers list and the detail screen."""
+    return [
+        Binding("r", "act('restart')", "Restart", show=show_restart),
+        Binding("s", "act('stop')", "Stop", show=False),
+        Binding("S", "act('start')", "Start", show=False),
+        Binding("p", "pause", "Pause/unpause", show=False),
+        Binding("k", "act('kill')", "Kill", show=False),
+        Binding("d", "act('remove')", "Remove", show=False),
+    ]

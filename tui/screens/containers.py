@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from tui.actions import ActionTracker
+from tui.actions import ActionTracker, action_bindings
 from tui.cells import Cells, cut, group_cells, row_cells, width_of
 from tui.coreview import CoreView
 from tui.layout import fit_columns
@@ -61,12 +61,7 @@ class ContainersScreen(Screen[None]):
         Binding("x", "run", "Run a command", show=False),
         Binding("space", "mark", "Mark", show=False),
         Binding("u", "unmark", "Unmark all", show=False),
-        Binding("r", "act('restart')", "Restart"),
-        Binding("s", "act('stop')", "Stop", show=False),
-        Binding("S", "act('start')", "Start", show=False),
-        Binding("p", "pause", "Pause/unpause", show=False),
-        Binding("k", "act('kill')", "Kill", show=False),
-        Binding("d", "act('remove')", "Remove", show=False),
+        *action_bindings(show_restart=True),
         Binding("R", "service('restart')", "Restart every replica of the service", show=False),
         Binding("T", "service('stop')", "Stop every replica of the service", show=False),
         Binding("question_mark", "app.help", "Help"),

@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from tui.actions import ActionTracker, offered, status_text
+from tui.actions import ActionTracker, action_bindings, offered, status_text
 from tui.coreview import CoreView
 from tui.messages import ActionChanged, ActOn, ExecPrompt, ExecShell, OpenServiceLogs, RunPrompt
 from tui.panes import PANES, InspectPane, LogsPane
@@ -39,12 +39,7 @@ class DetailScreen(Screen[None]):
         Binding("E", "exec_command", "Exec…", show=False),
         Binding("x", "run", "Run…"),
         Binding("L", "service_logs", "Service logs", show=False),
-        Binding("r", "act('restart')", "Restart", show=False),
-        Binding("s", "act('stop')", "Stop", show=False),
-        Binding("S", "act('start')", "Start", show=False),
-        Binding("k", "act('kill')", "Kill", show=False),
-        Binding("d", "act('remove')", "Remove", show=False),
-        Binding("p", "pause", "Pause/unpause", show=False),
+        *action_bindings(show_restart=False),
         Binding("question_mark", "app.help", "Help"),
     ]
     DEFAULT_CSS = """
