@@ -7,6 +7,7 @@ real ``observe.engine.inspect.from_inspect``, stats are real ``Sample`` values, 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any
 
 from observe.config import Config
 from observe.engine.inspect import from_inspect
+from observe.errors import ObserveError
 from observe.model import ContainerEvent, ContainerInfo, Record, StreamState
 from observe.stats.sample import InterfaceCounters, Sample
 from observe.stats.snapshot import ContainerStats, SamplerHealth, StatsSnapshot
@@ -214,3 +216,18 @@ class FakeCore:
 
 def fixed_clock() -> datetime:
     return NOW
+
+
+class SlowCore(FakeCore):
+    """Actions wait until the test sets ``release``, as a 10 s stop does on the engine; those on ``failing`` fail."""
+
+    def __init__(self, failing: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.failing = failing
+
+    def action(self, container_id: str, verb: str) -> None:
+        self.release.wait(10)
+        super().action(container_id, verb)
+        if container_id in self.failing:
+            raise ObserveError("the engine refused: cannot restart\nsecond line")

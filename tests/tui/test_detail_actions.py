@@ -6,9 +6,7 @@ pending state can be seen; the real engine's stop from the detail screen is in t
 
 from __future__ import annotations
 
-import threading
-
-from tests.tui.fakecore import RECORDS, FakeCore, fixed_clock, record
+from tests.tui.fakecore import RECORDS, FakeCore, SlowCore, fixed_clock, record
 from tests.tui.helpers import until
 from tests.tui.test_app_fake import PushingCore
 from tui.actions import ActionTracker, offered, status_text, valid_verbs
@@ -20,18 +18,6 @@ from tui.screens.detail import DetailScreen
 
 API_1 = "01" * 32
 CRON = "05" * 32  # exited
-
-
-class SlowCore(FakeCore):
-    """Actions block until ``release`` is set, as a 10 s stop does on the engine."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = threading.Event()
-
-    def action(self, container_id: str, verb: str) -> None:
-        self.release.wait(10)
-        super().action(container_id, verb)
 
 
 def actions_line(screen: DetailScreen) -> str:

@@ -6,14 +6,12 @@ same against the real engine where Docker's side matters (exit codes, OOM, throt
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from rich.text import Text
 
 from observe.engine.inspect import from_inspect
-from observe.errors import ObserveError
-from tests.tui.fakecore import DOCS, ENGINE_INFO, FakeCore, fixed_clock, inspect_doc
+from tests.tui.fakecore import DOCS, ENGINE_INFO, FakeCore, SlowCore, fixed_clock, inspect_doc
 from tests.tui.helpers import until
 from tui.app import ObserveApp, make_app
 from tui.modals import ConfirmScreen
@@ -130,22 +128,8 @@ async def test_marked_rows_get_one_confirmed_bulk_action_and_invalid_ones_are_sk
         assert not main.marked
 
 
-class SlowCore(FakeCore):
-    """Actions wait until the test lets them go, as a 10 s stop would; one replica's action fails."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = threading.Event()
-
-    def action(self, container_id: str, verb: str) -> None:
-        self.release.wait(10)
-        super().action(container_id, verb)
-        if container_id == API_2:
-            raise ObserveError("the engine refused: cannot restart\nsecond line")
-
-
 async def test_service_restart_shows_pending_then_each_outcome() -> None:
-    core = SlowCore()
+    core = SlowCore(failing=frozenset({API_2}))
     app = app_of(core)
     async with app.run_test(size=(160, 40)) as pilot:
         main = app.main
