@@ -25,7 +25,7 @@ import select
 import shutil
 import signal
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import orjson
 
@@ -139,12 +139,7 @@ def _child(path: str, position: LogPosition, pipeline: LogPipeline, emit: Emit, 
         window: _Window = {}
         feed = pipeline.feed
         noted = False
-        while True:
-            lines = reader.read()
-            if not lines:
-                break
-            if since_ns:
-                lines = [line for line in lines if line.time_ns >= since_ns]
+        for lines in _batches(reader, since_ns):
             if not noted:
                 for i, line in enumerate(lines):
                     records = feed(line, 0.0)
@@ -200,12 +195,7 @@ def _parent(path: str, cut: int, pipeline: LogPipeline, emit: Emit, out_fd: int,
     checking = True
     feed = pipeline.feed
     try:
-        while True:
-            lines = reader.read()
-            if not lines:
-                break
-            if since_ns:
-                lines = [line for line in lines if line.time_ns >= since_ns]
+        for lines in _batches(reader, since_ns):
             if not checking or not lines or _offset(lines[-1]) <= cut:
                 _emit_lines(lines, pipeline, emit)
                 continue
@@ -235,6 +225,15 @@ def _parent(path: str, cut: int, pipeline: LogPipeline, emit: Emit, out_fd: int,
             emit(records)
     finally:
         reader.close()
+
+
+def _batches(reader: JsonFileReader, since_ns: int) -> Iterator[list[LogLine]]:
+    """What ``reader`` reads, batch by batch until its end, without the lines before ``since_ns``."""
+    while True:
+        lines = reader.read()
+        if not lines:
+            return
+        yield [line for line in lines if line.time_ns >= since_ns] if since_ns else lines
 
 
 def _offset(line: LogLine) -> int:
