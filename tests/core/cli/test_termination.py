@@ -56,6 +56,16 @@ def test_supervisor_and_workers_told_to_stop_while_starting_exit_cleanly(tmp_pat
     assert "CollectorStoppedEarly" not in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("delay", [0.25, 0.8])
+def test_exporter_told_to_stop_while_starting_exits_cleanly(delay: float) -> None:
+    proc = _spawn("exporter", "--listen", "127.0.0.1:0", "--label-selector", f"{RUN_LABEL}={RUN_ID}-none")
+    time.sleep(delay)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+
+
 def test_other_commands_still_die_of_sigterm() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "observe", "events"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
