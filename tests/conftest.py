@@ -28,8 +28,9 @@ def docker_client() -> Iterator[docker.DockerClient]:
     except docker.errors.DockerException as err:  # the test command starts the engine first
         pytest.fail(f"no Docker engine answers ({err}); run scripts/engine.sh first")
     yield client
-    for c in client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={RUN_ID}"}):
-        c.remove(force=True)
+    for c in client.containers.list(all=True, sparse=True, filters={"label": f"{RUN_LABEL}={RUN_ID}"}):
+        with contextlib.suppress(docker.errors.NotFound):
+            c.remove(force=True)
     client.close()
 
 
@@ -64,7 +65,8 @@ class Containers:
         return c
 
     def cleanup(self) -> None:
-        for c in self.client.containers.list(all=True, filters={"label": f"observe.test.case={self.test_id}"}):
+        for c in self.client.containers.list(all=True, sparse=True,
+                                             filters={"label": f"observe.test.case={self.test_id}"}):
             with contextlib.suppress(docker.errors.NotFound):
                 c.remove(force=True)
 

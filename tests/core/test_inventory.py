@@ -164,3 +164,37 @@ def test_containers_the_selection_cannot_take_are_not_inspected(containers: Cont
         wait_for(lambda: inv.get(db.id) is None, "a removed one is not found")
     finally:
         inv.stop()
+
+
+class FlagLosingEngine(Engine):
+    """The real engine, as it answers when the kernel's OOM notice reached it after the exit: no OOMKilled."""
+
+    def inspect(self, container: str) -> dict[str, Any]:
+        doc = super().inspect(container)
+        doc.setdefault("State", {})["OOMKilled"] = False
+        return doc
+
+
+OOM_COMMAND = "x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done"
+
+
+def test_an_oom_kill_is_known_even_when_the_engine_lost_its_flag(containers: Containers,
+                                                                 docker_client: docker.DockerClient) -> None:
+    selection = Selection(LabelSelector.parse(f"{RUN_LABEL}={RUN_ID}"))
+    before = containers.run("oom-before", OOM_COMMAND, mem_limit="8m", memswap_limit="8m")
+    killed = containers.run("killed-before")
+    killed.kill()
+    for c in (before, killed):
+        wait_for(lambda c=c: docker_client.api.inspect_container(c.id)["State"]["Status"] == "exited", "exited")
+    inv = Inventory(FlagLosingEngine(Config()), selection)
+    inv.start()
+    try:
+        assert inv.get(before.id).oom_killed, "an OOM kill before the start: the run's past oom event"  # type: ignore[union-attr]
+        assert inv.get(killed.id).exit_code == 137  # type: ignore[union-attr]
+        assert not inv.get(killed.id).oom_killed, "137 from a plain kill is no OOM kill"  # type: ignore[union-attr]
+        live = containers.run("oom-live", OOM_COMMAND, mem_limit="8m", memswap_limit="8m")
+        info = wait_for(lambda: (i := inv.get(live.id)) and i.state == "exited" and i, "the live OOM kill")
+        wait_for(lambda: inv.get(live.id).oom_killed, "the live oom event marks it")  # type: ignore[union-attr]
+        assert info.exit_code == 137
+    finally:
+        inv.stop()

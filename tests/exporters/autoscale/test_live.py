@@ -90,8 +90,13 @@ def wait_decision(engine: AutoscaleEngine, service: str, test: Callable[[Decisio
     return found
 
 
+def listed(client: docker.DockerClient, filters: dict[str, str], stopped: bool = False) -> list[str]:
+    """The names of the containers that match, from one listing (no inspect each, which races a removal)."""
+    return [str(c["Names"][0]).lstrip("/") for c in client.api.containers(all=stopped, filters=filters)]
+
+
 def stop_load(client: docker.DockerClient, containers: Containers) -> None:
-    for c in client.containers.list(filters={"label": f"observe.test.case={containers.test_id}"}):
+    for c in client.containers.list(sparse=True, filters={"label": f"observe.test.case={containers.test_id}"}):
         code, _ = c.exec_run(["touch", "/tmp/stop"])
         assert code == 0
 
@@ -159,7 +164,7 @@ def test_cpu_load_scales_up_then_down_after_the_window(containers: Containers, d
     # the last high recommendation came at most window (2 s) + an interval after the stop; it holds for 10 s
     assert elapsed >= 10 - 0.5, elapsed
     assert down.desired == 1 and down.current == 2, down  # min 1: the idle group needs one replica
-    assert len(docker_client.containers.list(filters={"label": f"observe.test.case={containers.test_id}"})) == 2
+    assert len(listed(docker_client, {"label": f"observe.test.case={containers.test_id}"})) == 2
 
 
 def test_apply_creates_and_removes_replicas_like_the_original(containers: Containers,
@@ -172,7 +177,7 @@ def test_apply_creates_and_removes_replicas_like_the_original(containers: Contai
     new_name = containers.name(f"app-{SERVICE}-3")
 
     def third() -> Any:
-        return next((c for c in docker_client.containers.list(filters=case) if c.name == new_name), None)
+        return docker_client.containers.get(new_name) if new_name in listed(docker_client, case) else None
 
     new = wait_for(third, "the actuator creating replica number 3", timeout=25)
     wait_decision(engine, service, lambda d: d.current == 3, "three replicas counted")
@@ -188,12 +193,11 @@ def test_apply_creates_and_removes_replicas_like_the_original(containers: Contai
     assert new.status == "running"
     assert engine.autoscaler.history(service).events, "the applied change is recorded for the rate policies"
     time.sleep(3)  # max 3: nothing more may be created while the load goes on
-    assert len(docker_client.containers.list(all=True, filters=case)) == 3
+    assert len(listed(docker_client, case, stopped=True)) == 3
 
     stop_load(docker_client, containers)
-    wait_for(lambda: len(docker_client.containers.list(all=True, filters=case)) == 1,
+    wait_for(lambda: len(listed(docker_client, case, stopped=True)) == 1,
              "the actuator removing replicas 3 and 2 after the scale-down window", timeout=40)
-    remaining = docker_client.containers.list(all=True, filters=case)
-    assert [c.name for c in remaining] == [containers.name(f"app-{SERVICE}-1")]
+    assert listed(docker_client, case, stopped=True) == [containers.name(f"app-{SERVICE}-1")]
     d = wait_decision(engine, service, lambda d: d.current == 1, "one replica counted")
     assert d.desired == 1
