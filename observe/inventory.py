@@ -14,14 +14,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from observe.engine import Engine
 from observe.engine.inspect import from_inspect
 from observe.errors import ContainerNotFound, ObserveError
 from observe.model import ContainerEvent, ContainerInfo
+from observe.oomkills import OomKills
 from observe.selectors import Selection
 
 log = logging.getLogger(__name__)
@@ -34,10 +34,6 @@ ADDED, UPDATED, REMOVED = "added", "updated", "removed"
 RAN_ACTIONS = frozenset({"start", "restart", "die", "stop", "kill", "oom", "pause", "unpause"})
 """Engine events that show a container ran, even when it is gone before it could be inspected."""
 _EVENT_ONLY_ATTRIBUTES = frozenset({"image", "name", "exitCode", "signal", "oldName", "execDuration"})
-
-
-def _ns(moment: datetime) -> int:
-    return int(moment.timestamp() * 1e9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +89,7 @@ class Inventory:
         history: how many recent events are kept for ``recent_events``.
         backoff_max: the longest wait between reconnection attempts, in seconds.
 
-    OOM kills: the engine's ``OOMKilled`` flag is lost when the kernel's OOM notice reaches the engine after
-    the exit (the engine then reports a plain ``exited (137)``); the ``oom`` event is still sent. So an
-    ``oom`` event seen during a container's current run marks it ``oom_killed`` too, and at a listing a
-    container that exited 137 without the flag has its run's past ``oom`` events asked for.
+    OOM kills are known from the ``oom`` events too (``observe.oomkills``): the engine's flag can be lost.
 
     Cost: a container whose event attributes (its labels, name and image) already show that the selection
     cannot take it (``Selection.rules_out``) is not inspected on its events, only remembered by id and name;
@@ -125,8 +118,7 @@ class Inventory:
         self._images: dict[tuple[str, str], tuple[str, str]] = {}  # service -> the image of its newest replica
         self._gone: deque[str] = deque(maxlen=512)  # reported gone before they could be inspected
         self._skipped: dict[str, str] = {}  # id -> name of containers the selection cannot take, not inspected
-        self._ooms: dict[str, int] = {}  # id -> time (ns) of the last ``oom`` event seen for it
-        self._oom_asked: dict[str, datetime | None] = {}  # id -> the end of the run its past events were read for
+        self._ooms = OomKills()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stream: Any = None
@@ -229,34 +221,7 @@ class Inventory:
 
     # -- keeping current ---------------------------------------------------------------
     def _build(self, doc: Mapping[str, Any]) -> ContainerInfo:
-        info = from_inspect(doc, self.engine.info(), self.service_label)
-        if not info.oom_killed and self._ooms:
-            with self._lock:
-                oom_ns = self._ooms.get(info.id)
-            if oom_ns is not None and (info.started_at is None or oom_ns >= _ns(info.started_at)):
-                info = replace(info, oom_killed=True)
-        return info
-
-    def _recall_ooms(self, info: ContainerInfo) -> ContainerInfo:
-        """A container that exited 137 without the engine's OOM flag: its run's past ``oom`` events decide."""
-        if info.oom_killed or info.state != "exited" or info.exit_code != 137 or info.started_at is None:
-            return info
-        with self._lock:
-            if self._oom_asked.get(info.id) == info.finished_at:
-                return info  # asked about this run already (a resync lists it again)
-            self._oom_asked[info.id] = info.finished_at
-        since = info.started_at.timestamp()
-        until = (info.finished_at.timestamp() if info.finished_at is not None else time.time()) + 2.0
-        try:
-            raws = self.engine.past_events(since, min(until, time.time()), info.id)
-        except ObserveError:
-            return info
-        stamps = [normalise_event(raw, info).time_ns for raw in raws if raw.get("Action") == "oom"]
-        if not stamps:
-            return info
-        with self._lock:
-            self._ooms[info.id] = max(stamps)
-        return replace(info, oom_killed=True)
+        return self._ooms.apply(from_inspect(doc, self.engine.info(), self.service_label))
 
     def _put(self, new: ContainerInfo, event: ContainerEvent | None) -> None:
         with self._lock:
@@ -339,7 +304,7 @@ class Inventory:
         docs: dict[str, ContainerInfo] = {}
         for cid in ids:
             try:
-                docs[cid] = self._recall_ooms(self._build(self.engine.inspect(cid)))
+                docs[cid] = self._ooms.recall(self._build(self.engine.inspect(cid)), self.engine)
             except ContainerNotFound:
                 continue
         with self._lock:
@@ -368,16 +333,14 @@ class Inventory:
         self._seen.append(key)
         self._since = event.time_ns / 1e9
         if event.action == "oom":
-            with self._lock:
-                self._ooms[cid] = event.time_ns
+            self._ooms.seen(cid, event.time_ns)
         if event.action == "destroy":
             if known is not None and self._selected(known):
                 self._record(event)
             self._drop(cid, event)
             with self._lock:
                 self._skipped.pop(cid, None)
-                self._ooms.pop(cid, None)
-                self._oom_asked.pop(cid, None)
+            self._ooms.forget(cid)
             return
         if (known is None or not self._selected(known)) and self.selection.rules_out(event.attributes):
             with self._lock:  # another session's container, say: its events need no inspect (get does it)
