@@ -141,6 +141,28 @@ def _chunks(table: Sequence[MetricSpec[Any]], prefix: str, item: Any, labels_of:
     return out
 
 
+def _columns(table: Sequence[MetricSpec[Any]], per_item: Sequence[Sequence[str]], last: list[list[str]] | None,
+             dirty: set[int] | None) -> Iterable[tuple[int, list[str]]]:
+    """(row, its blocks of ``BLOCK`` items' lines) for each row of ``table`` from each item's lines (``per_item``).
+
+    With ``last`` (the last build's blocks, the items in the same order), a block none of whose items is in
+    ``dirty`` is the last build's string, and a row none of whose blocks changed is the last build's list.
+    Volatile rows are made anew.
+    """
+    starts = range(0, len(per_item), BLOCK)
+    for i, spec in enumerate(table):
+        before = last[i] if last is not None and not spec.volatile else None
+        if before is not None and not dirty:
+            yield i, before
+            continue
+        yield i, ["".join([chunks[i] for chunks in per_item[k:k + BLOCK]])
+                  if before is None or dirty is None or k // BLOCK in dirty else before[k // BLOCK] for k in starts]
+
+
+def _nonempty(blocks: list[str]) -> tuple[str, ...]:
+    return tuple(b for b in blocks if b)
+
+
 def _header(spec: MetricSpec[Any], openmetrics: bool) -> str:
     family, kind = _declared(spec, openmetrics)
     head = f"# HELP {family} {_escape_help(spec.help, openmetrics)}\n# TYPE {family} {kind}\n"
@@ -160,9 +182,11 @@ class Renderer:
     Three things are kept from one build to the next, each holding only what the last build used:
     rendered label sets (``LabelCache``); for a section with a ``key``, each item's series lines with
     its key (an item whose key is equal to the last build's reuses its lines, but for ``volatile``
-    rows); and per variant, each block's encoded and deflated bytes, reused while its lines are the
-    same. So a build costs in proportion to what changed since the last one, and gzip compresses only
-    the blocks that changed (each block deflated on its own, the pieces joined into one gzip member).
+    rows; a block of items that all did, in the same order, is the last build's string, and a family none
+    of whose blocks changed the last build's very object); and per variant, each block's encoded and
+    deflated bytes, reused while its lines are the same. So a build costs in proportion to what changed
+    since the last one, and gzip compresses only the blocks that changed (each block deflated on its own,
+    the pieces joined into one gzip member).
     Not thread-safe: the caller holds a lock.
     """
 
@@ -170,6 +194,8 @@ class Renderer:
         self.level = level
         self.labels = LabelCache()
         self._items: dict[int, dict[tuple[str, ...], tuple[object, list[str]]]] = {}
+        # per keyed table: the items' label values in order, its families, and their blocks (empty ones kept)
+        self._families: dict[int, tuple[tuple[tuple[str, ...], ...], list[Family], list[list[str]]]] = {}
         self._units: dict[bool, dict[str, tuple[tuple[str, ...], tuple[bytes, ...]]]] = {}
         self._pieces: dict[bool, dict[tuple[str, int], tuple[bytes, bytes]]] = {}
 
@@ -185,6 +211,7 @@ class Renderer:
             new: dict[tuple[str, ...], tuple[object, list[str]]] = {}
             volatile = [i for i, spec in enumerate(table) if spec.volatile]
             per_item: list[list[str]] = []
+            dirty: set[int] = set()  # blocks holding an item whose lines were made anew (volatile rows aside)
             for base, item in section.items:
                 prefix = labels_of(item_labels, base)
                 if key_of is None:
@@ -200,15 +227,26 @@ class Renderer:
                             chunks[i] = text
                 else:
                     chunks = _chunks(table, prefix, item, labels_of)
+                    dirty.add(len(per_item) // BLOCK)
                 new[base] = (key, chunks)
                 per_item.append(chunks)
-            if key_of is not None:
-                self._items[id(table)] = new
-            columns = zip(*per_item, strict=True) if per_item else (() for _ in table)
-            starts = range(0, len(per_item), BLOCK)
-            for spec, column in zip(table, columns, strict=True):
-                blocks = ["".join(column[k:k + BLOCK]) for k in starts]
-                out.append(Family(spec, tuple(b for b in blocks if b)))
+            if key_of is None:
+                out.extend(Family(table[i], _nonempty(blocks)) for i, blocks in _columns(table, per_item, None, None))
+                continue
+            self._items[id(table)] = new
+            bases = tuple(new)
+            last = self._families.get(id(table))
+            same = last is not None and last[0] == bases and len(new) == len(section.items)
+            families: list[Family] = []
+            raw: list[list[str]] = []
+            for i, blocks in _columns(table, per_item, last[2] if same and last is not None else None, dirty):
+                if same and last is not None and blocks is last[2][i]:
+                    families.append(last[1][i])  # not one of its blocks changed: the last build's very object
+                else:
+                    families.append(Family(table[i], _nonempty(blocks)))
+                raw.append(blocks)
+            self._families[id(table)] = (bases, families, raw)
+            out.extend(families)
         return out
 
     def turn(self) -> None:

@@ -28,6 +28,10 @@ from observe.telemetry import LogCountersSnapshot, SinkStatus
 
 BASE_LABELS = ("id", "name", "image")
 GZIP_LEVEL = 1  # the families that changed are deflated at each build: speed over the last 5 %
+EAGER_BUILDS = 2
+"""A variant (text or OpenMetrics, plain or gzipped) scraped from one of the last this many builds is made with
+each build, so that a scraper as frequent as the sweeps never waits for it; one scraped less often (Prometheus
+at 15 s over a 1 s sweep) is made when its scrape asks, once per build, rather than at every build for nothing."""
 _INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 SectionSource = Callable[[], Iterable[Section]]
 
@@ -148,11 +152,11 @@ def decision_section(decisions: Sequence[Decision]) -> Section:
 
 @dataclass(slots=True)
 class Built:
-    """One build: the families it rendered, the plain text, and the variants made from it so far."""
+    """One build: the families it rendered and the variants made from it so far ((openmetrics, gzipped) ->
+    bytes; the plain text is ``(False, False)``)."""
 
     snapshot: StatsSnapshot | None
     families: list[Family]
-    text: bytes
     variants: dict[tuple[bool, bool], bytes] = field(default_factory=dict)
 
 
@@ -177,7 +181,7 @@ class Exposition:
         self._built: Built | None = None
         self._renderer = Renderer(GZIP_LEVEL)
         self._label_values: LabelValues = {}
-        self._asked: set[tuple[bool, bool]] = set()  # variants scrapers asked for: made with each build
+        self._asked: dict[tuple[bool, bool], int] = {}  # variant -> the build its last scrape was served from
 
     def add(self, source: SectionSource) -> None:
         """Also expose what ``source`` gives at every build (the autoscaler's decisions)."""
@@ -198,9 +202,10 @@ class Exposition:
                 self._renderer.turn()
                 elapsed = self.timer() - started
                 families += self._renderer.families([Section(specs.SCRAPE, [((), elapsed)], ())])
-                built = Built(data.snapshot, families, self._renderer.text(families))
-                for key in list(self._asked):  # so that no scrape waits for its variant to be made
-                    self._variant(built, key)
+                built = Built(data.snapshot, families)
+                for key, last in list(self._asked.items()):  # so that no scrape waits for its variant to be made
+                    if self.builds - last < EAGER_BUILDS:
+                        self._variant(built, key)
                 self._built = built
                 self.builds += 1
             return built
@@ -212,7 +217,7 @@ class Exposition:
             if gzipped:
                 found = self._renderer.gzip(built.families, openmetrics)
             else:
-                found = self._renderer.text(built.families, openmetrics) if openmetrics else built.text
+                found = self._renderer.text(built.families, openmetrics)
             built.variants[key] = found
         return found
 
@@ -234,12 +239,10 @@ class Exposition:
     def body(self, openmetrics: bool = False, gzipped: bool = False, snapshot: StatsSnapshot | None = None) -> bytes:
         """The bytes of one variant of the latest build (made once per build)."""
         built = self.current(snapshot)
-        if not openmetrics and not gzipped:
-            return built.text
         key = (openmetrics, gzipped)
         found = built.variants.get(key)
+        self._asked[key] = self.builds
         if found is not None:
             return found
         with self._lock:
-            self._asked.add(key)
             return self._variant(built, key)

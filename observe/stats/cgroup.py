@@ -10,7 +10,11 @@ Cost: what changes seldom (the limits, which change only with ``docker update``;
 memory peak, failcnt, kernel memory, the OOM-kill count, the process count and which blkio
 statistics files the host keeps) is re-read every ``REFRESH_EVERY`` reads of a container, so those
 series may lag by that many sweeps; the rest every time, all through descriptors kept open
-(``cgroupfs.ContainerFiles``).
+(``cgroupfs.ContainerFiles``). An idle container is read in three files: its memory usage, its CPU usage
+(v2: ``cpu.stat``) and its network counters move whenever it does anything, so while they read as at the
+last reading, the rest is taken from it (new clocks); every ``REFRESH_EVERY`` reads all are read again.
+Like cAdvisor's dynamic housekeeping, what moves without the container running (LRU aging of its page cache,
+writeback, packets it does not read) may lag by that many sweeps while it is idle.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from observe.model import CgroupLocation
 from observe.stats.cgroup_v2 import read_v2
@@ -35,7 +40,7 @@ from observe.stats.cgroupfs import (
     to_int,
 )
 from observe.stats.netdev import parse_net_dev
-from observe.stats.sample import ContainerGone, DeviceIO, InterfaceCounters, Sample, unlimited_as_zero
+from observe.stats.sample import ContainerGone, DeviceIO, InterfaceCounters, Sample, sample_at, unlimited_as_zero
 
 V1_CONTROLLERS = ("cpuacct", "cpu", "memory", "blkio", "pids")
 # runc's order: the first of these statistics sets whose bytes file names a device is used.
@@ -208,12 +213,20 @@ class CgroupReader:
         mem = paths.dir("memory")
         if cpuacct is None or mem is None:
             raise ContainerGone(f"cgroup {mem} is gone")
-        usage = f.parsed("usage", f.read(mem + "/memory.usage_in_bytes"), to_int)
+        usage_text = f.read(mem + "/memory.usage_in_bytes")
+        if usage_text is None:
+            raise ContainerGone(f"cgroup {mem} is gone")
+        cpu_text = f.read(cpuacct + ("/cpuacct.usage_percpu" if self.percpu else "/cpuacct.usage"))
+        if cpu_text is not None and f.unchanged((usage_text, cpu_text, network), refresh):
+            return sample_at(cast(Sample, f.last), time, monotonic)
+        usage = f.parsed("usage", usage_text, to_int)
         if usage is None:
             raise ContainerGone(f"cgroup {mem} is gone")
-        percpu = f.parsed("percpu", f.read(cpuacct + "/cpuacct.usage_percpu"), parse_percpu) if self.percpu else None
+        percpu = f.parsed("percpu", cpu_text, parse_percpu) if self.percpu else None
         # cpuacct.usage is the sum of the per-CPU figures: one read fewer when those are read anyway
-        usage_ns: int | None = sum(percpu) if percpu else f.parsed("ns", f.read(cpuacct + "/cpuacct.usage"), to_int)
+        usage_ns: int | None = (sum(percpu) if percpu else
+                                f.parsed("ns", cpu_text if not self.percpu else f.read(cpuacct + "/cpuacct.usage"),
+                                         to_int))
         ticks = f.parsed("ticks", f.read(cpuacct + "/cpuacct.stat"), self.cpuacct_stat.pick)
         stat = f.parsed("stat", f.read(mem + "/memory.stat"), self.memory_stat.pick)
         pids_dir = paths.dir("pids")
@@ -236,10 +249,12 @@ class CgroupReader:
         parts = (usage, percpu, usage_ns, ticks, stat, threads, slow, cfs, block_io, network)
         built = f.built
         if built is not None and built[0] == parts:
-            return Sample(time, monotonic, **built[1])  # type: ignore[arg-type]
+            f.last = sample = Sample(time, monotonic, **built[1])  # type: ignore[arg-type]
+            return sample
         values = self._v1_values(usage, percpu, usage_ns, ticks, stat, threads, slow, cfs, block_io, network)
         f.built = (parts, values)
-        return Sample(time, monotonic, **values)  # type: ignore[arg-type]
+        f.last = sample = Sample(time, monotonic, **values)  # type: ignore[arg-type]
+        return sample
 
     @staticmethod
     def _v1_values(usage: int, percpu: tuple[int, ...] | None, usage_ns: int | None, ticks: Mapping[str, int],

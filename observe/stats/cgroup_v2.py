@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from observe.stats.cgroupfs import (
     ContainerFiles,
@@ -19,7 +19,7 @@ from observe.stats.cgroupfs import (
     to_int,
     v2_limit,
 )
-from observe.stats.sample import ContainerGone, DeviceIO, InterfaceCounters, Pressure, Sample
+from observe.stats.sample import ContainerGone, DeviceIO, InterfaceCounters, Pressure, Sample, sample_at
 
 if TYPE_CHECKING:
     from observe.stats.cgroup import CgroupReader
@@ -58,8 +58,12 @@ def read_v2(reader: CgroupReader, d: str, time: float, monotonic: float, f: Cont
         ContainerGone: the directory no longer exists.
     """
     j = os.path.join
-    cpu = parse_flat_keyed(f.read(j(d, "cpu.stat")))
-    usage = f.read_int(j(d, "memory.current"))
+    cpu_text = f.read(j(d, "cpu.stat"))
+    usage_text = f.read(j(d, "memory.current"))
+    if cpu_text is not None and usage_text is not None and f.unchanged((cpu_text, usage_text, network), refresh):
+        return sample_at(cast(Sample, f.last), time, monotonic)
+    cpu = parse_flat_keyed(cpu_text)
+    usage = to_int(usage_text)
     if not cpu and usage is None and not os.path.isdir(d):
         raise ContainerGone(f"cgroup {d} is gone")
     if refresh:
@@ -77,7 +81,7 @@ def read_v2(reader: CgroupReader, d: str, time: float, monotonic: float, f: Cont
                      if f"workingset_refault_{kind}" in stat)
     pgscan = stat.get("pgscan")
     pgsteal = stat.get("pgsteal")
-    return Sample(
+    f.last = sample = Sample(
         time=time,
         monotonic=monotonic,
         cpu_usage_seconds=cpu["usage_usec"] / 1e6 if "usage_usec" in cpu else None,
@@ -129,6 +133,7 @@ def read_v2(reader: CgroupReader, d: str, time: float, monotonic: float, f: Cont
             for key, v in sorted(io.items())
         ),
     )
+    return sample
 
 
 def _major_minor(key: str) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
+from operator import attrgetter
 from typing import TypeVar
 
 T = TypeVar("T", bound=type)
@@ -188,3 +189,13 @@ class StatsUnavailable(Exception):
 
 class ContainerGone(StatsUnavailable):
     """The container's cgroup or process no longer exists: it stopped between two looks."""
+
+
+_SAMPLE_REST = [f.name for f in fields(Sample)][2:]
+assert [f.name for f in fields(Sample)][:2] == ["time", "monotonic"]
+_rest_of = attrgetter(*_SAMPLE_REST)
+
+
+def sample_at(sample: Sample, time: float, monotonic: float) -> Sample:
+    """``sample`` with new clocks (an idle container's reading, taken again): every other field the same."""
+    return Sample(time, monotonic, *_rest_of(sample))

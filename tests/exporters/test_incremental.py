@@ -168,3 +168,33 @@ def test_a_container_whose_labels_or_name_changed() -> None:
     check_kept_equals_fresh([base, moved, base])
     assert b'name="web-2"' in fresh(moved, False) and b'container_label_com_docker_compose_service="api"' in fresh(
         moved, False)
+
+
+def test_builds_where_only_the_clocks_move_and_where_the_order_changes() -> None:
+    """Every item kept but for its volatile rows: the section's other families are reused; the same items in
+    another order, or one more or less, are not."""
+    base = fixture_input()
+    snap = base.snapshot
+    st = web(base)
+    ticks = [with_web(base, latest=dataclasses.replace(st.latest, time=st.latest.time + k)) for k in (1, 2, 3)]
+    reordered = ScrapeInput(dataclasses.replace(snap, containers=tuple(reversed(snap.containers)),
+                                                stats=MappingProxyType(dict(reversed(list(snap.stats.items()))))),
+                            base.log_counters, base.sinks, base.version)
+    check_kept_equals_fresh([base, *ticks, reordered, ticks[0], base, base])
+
+
+def test_variants_are_made_with_each_build_only_while_they_are_scraped_as_often() -> None:
+    from exporters.prometheus import EAGER_BUILDS
+
+    data = fixture_input()
+    exp = Exposition(lambda: data, ALLOW, timer=lambda: 1.0)
+    built = exp.build(data.snapshot)
+    assert built.variants == {}, "nothing made before anyone asked"
+    body = exp.body(openmetrics=True, gzipped=True)
+    for _ in range(EAGER_BUILDS):
+        assert (True, True) in exp.build(data.snapshot).variants, "made with the build: the scrape waits for nothing"
+    later = exp.build(data.snapshot)
+    assert later.variants == {}, "not scraped for a while: made when asked, not at every build"
+    assert exp.body(openmetrics=True, gzipped=True) == body
+    assert gzip.decompress(body) == fresh(data, True)
+    assert (True, True) in exp.build(data.snapshot).variants

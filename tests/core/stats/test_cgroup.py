@@ -354,6 +354,8 @@ def test_kept_open_files_follow_counters_and_cfs_without_quota_on_the_slow_refre
     (mem_dir / "memory.stat").write_text("pgfault 11\ntotal_inactive_file 700\ntotal_rss 5\n")
     (cpu_dir / "cpu.stat").write_text("nr_periods 12\nnr_throttled 4\nthrottled_time 250000000\n")
     (cpu_dir / "cpu.cfs_quota_us").write_text("20000\n")
+    usage = tmp_path / "cgroup" / "cpuacct" / "docker" / CID / "cpuacct.usage_percpu"
+    usage.write_text("1000000100 2000000000 0\n")  # the container ran: its faults and periods came with CPU time
     second = reader.read(paths, 2.0, 2.0, files)  # type: ignore[arg-type]
     assert (second.memory_pgfault, second.memory_working_set_bytes, second.memory_rss_bytes) == (11, 5000000 - 700, 5)
     assert (second.spec_cpu_quota_us, second.cpu_cfs_periods) == (0, 10)  # both wait for the slow refresh
@@ -361,6 +363,7 @@ def test_kept_open_files_follow_counters_and_cfs_without_quota_on_the_slow_refre
         last = reader.read(paths, float(t), float(t), files)  # type: ignore[arg-type]
     assert (last.spec_cpu_quota_us, last.cpu_cfs_periods) == (20000, 12)
     (cpu_dir / "cpu.stat").write_text("nr_periods 13\nnr_throttled 5\nthrottled_time 300000000\n")
+    usage.write_text("1000000200 2000000000 0\n")
     now = reader.read(paths, 99.0, 99.0, files)  # type: ignore[arg-type]
     assert (now.cpu_cfs_periods, now.cpu_cfs_throttled_periods, now.cpu_cfs_throttled_seconds) == (13, 5, 0.3)
     files.close()
@@ -369,7 +372,8 @@ def test_kept_open_files_follow_counters_and_cfs_without_quota_on_the_slow_refre
 @pytest.mark.parametrize("percpu", [True, False])
 def test_kept_open_files_reuse_values_only_while_every_file_reads_the_same(tmp_path: Path, percpu: bool) -> None:
     """A reader with kept-open files reuses the last sweep's values while its files read the same; any one
-    file that changes (each tried alone) gives what a fresh read of the tree gives, with the new clocks."""
+    file that changes (each tried alone, with the CPU time the container's activity brings) gives what a fresh
+    read of the tree gives, with the new clocks."""
     v1_tree(tmp_path, CFQ_STATS)
     root = tmp_path / "cgroup"
     write_tree(root / "pids" / "docker" / CID, {"pids.current": "3\n", "pids.max": "100\n", "cgroup.procs": "1\n"})
@@ -392,11 +396,63 @@ def test_kept_open_files_reuse_values_only_while_every_file_reads_the_same(tmp_p
         "blkio/docker/{}/blkio.io_service_bytes_recursive": "8:0 Read 8192\n8:0 Write 512\n8:0 Total 8704\n",
     }
     t = 3.0
-    for rel, text in changes.items():
+    for k, (rel, text) in enumerate(changes.items()):
         (root / rel.format(CID)).write_text(text)
+        tick = root / "cpuacct" / "docker" / CID / ("cpuacct.usage_percpu" if percpu else "cpuacct.usage")
+        tick.write_text(f"{1000000100 + k} 2000000000 0\n" if percpu else f"{3000000100 + k}\n")
         kept = reader.read(paths, t, t, files)
         fresh = reader.read(paths, t, t)
         assert kept == fresh, rel
         t += 1
     assert kept != replace(first, time=kept.time, monotonic=kept.monotonic)
     files.close()
+
+
+def test_v1_idle_container_is_read_in_three_files_until_the_refresh(tmp_path: Path) -> None:
+    """While memory usage, CPU usage and network read the same, the rest is the last reading's (new clocks);
+    what moved without CPU (page cache aging) shows at the slow refresh, a CPU tick at once."""
+    reader, paths = v1_tree(tmp_path, CFQ_STATS)
+    mem_dir = tmp_path / "cgroup" / "memory" / "docker" / CID
+    usage = tmp_path / "cgroup" / "cpuacct" / "docker" / CID / "cpuacct.usage_percpu"
+    files = ContainerFiles()
+    files.sweeps = 1  # just after a refresh
+    first = reader.read(paths, 1.0, 1.0, files)  # type: ignore[arg-type]
+    full = files.reads
+    (mem_dir / "memory.stat").write_text("pgfault 10\ntotal_inactive_file 900\n")  # aged, no CPU
+    before = files.reads
+    idle = reader.read(paths, 2.0, 2.0, files)  # type: ignore[arg-type]
+    assert files.reads - before == 2 < full, "memory and CPU usage only (no process: no network file)"
+    assert (idle.time, idle.monotonic) == (2.0, 2.0)
+    assert replace(idle, time=1.0, monotonic=1.0) == first
+    usage.write_text("1000000001 2000000000 0\n")
+    moved = reader.read(paths, 3.0, 3.0, files)  # type: ignore[arg-type]
+    assert moved.cpu_usage_seconds == 3.000000001 and moved.memory_inactive_file_bytes == 900
+    (mem_dir / "memory.stat").write_text("pgfault 10\ntotal_inactive_file 1000\n")
+    seen = [reader.read(paths, float(t), float(t), files).memory_inactive_file_bytes  # type: ignore[arg-type]
+            for t in range(4, 4 + REFRESH_EVERY)]
+    assert seen[0] == 900 and seen[-1] == 1000, "lags at most until the slow refresh"
+
+
+def test_v2_idle_container_is_read_in_two_files_and_a_gone_one_is_still_gone(tmp_path: Path) -> None:
+    root, proc = v2_host(tmp_path, f"docker/{CID}")
+    reader = CgroupReader(root, 2, proc)
+    paths = reader.locate(cgroup_location(CID, "", "cgroupfs", 2))
+    d = Path(root) / "docker" / CID
+    files = ContainerFiles()
+    files.sweeps = 1
+    first = reader.read(paths, 1.0, 1.0, files)
+    before = files.reads
+    (d / "memory.events").write_text("low 0\nhigh 0\nmax 8\noom 2\noom_kill 1\n")
+    idle = reader.read(paths, 2.0, 2.0, files)
+    assert files.reads - before == 2
+    assert replace(idle, time=1.0, monotonic=1.0) == first
+    (d / "cpu.stat").write_text(V2_FILES["cpu.stat"].replace("usage_usec 2500000", "usage_usec 2500001"))
+    assert reader.read(paths, 3.0, 3.0, files).memory_failcnt == 8
+    for name in list(V2_FILES):
+        (d / name).unlink()
+    d.rmdir()
+    files.close()  # a removed cgroup's kept descriptors read ENODEV, and are dropped: here they are closed
+    with pytest.raises(ContainerGone):
+        reader.read(paths, 4.0, 4.0, files)
+    with pytest.raises(ContainerGone):
+        reader.read(paths, 5.0, 5.0, files)
