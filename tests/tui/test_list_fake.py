@@ -169,3 +169,24 @@ async def test_events_from_before_the_tui_are_merged_once_with_the_recorded_ones
         pane = app.screen.query_one(EventsPane)
         await until(pilot, lambda: any(e.action == "oom" for e in pane.events), "the OOM from before the TUI")
         assert [e.action for e in pane.events] == ["oom", "start", "die", "start"], "oldest first, each once"
+
+
+async def test_key_hints_follow_the_focus_and_a_click_presses_the_key() -> None:
+    from tui.widgets import KeyHints
+
+    app = app_of(FakeCore())
+    async with app.run_test(size=(160, 40)) as pilot:
+        main = app.main
+        await until(pilot, lambda: len(main.shown_ids()) > 0, "rows")
+        hints = app.screen.query_one(KeyHints)
+        assert "o" in hints.hints() and "ctrl+p" in hints.hints()
+        start = next(s for s, _, key in hints._spans if key == "o")
+        before = main.sort_key
+        await pilot.click(KeyHints, offset=(start + 1, 0))
+        await until(pilot, lambda: main.sort_key != before, "the click on the sort hint sorts")
+        app.open_detail(main.shown_ids()[0], "logs")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.query(KeyHints),
+                    "the detail screen")
+        detail_hints = app.screen.query_one(KeyHints)
+        await until(pilot, lambda: "escape" in detail_hints.hints(), "the detail screen's own keys")
+        assert "o" not in detail_hints.hints()

@@ -16,7 +16,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from tui.actions import ActionTracker, action_bindings
 from tui.cells import Cells, cut, group_cells, row_cells, width_of
@@ -26,7 +26,7 @@ from tui.messages import ActOn, ActOnMany, ExecPrompt, ExecShell, OpenDetail, Op
 from tui.rows import COLUMN_KEYS, COLUMNS, Row, RowFilter, column, group_rows, make_rows, sort_rows
 from tui.table import ContainersTable
 from tui.triage import PROBLEM_WORDS
-from tui.widgets import EngineBanner
+from tui.widgets import EngineBanner, KeyHints
 
 PRIORITY = {c.key: c.priority for c in COLUMNS}
 SCROLLBAR = 2
@@ -102,7 +102,7 @@ class ContainersScreen(Screen[None]):
         yield Input(placeholder="filter: words match name/image/service/state/health, !word excludes, "
                                 "problems; app=web, label:KEY, label:!KEY select labels", id="filter")
         yield ContainersTable(id="containers", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self.refresh_table()

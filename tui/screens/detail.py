@@ -16,13 +16,13 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from tui.actions import ActionTracker, action_bindings, offered, status_text
 from tui.coreview import CoreView
 from tui.messages import ActionChanged, ActOn, ExecPrompt, ExecShell, OpenServiceLogs, RunPrompt
 from tui.panes import PANES, InspectPane, LogsPane
-from tui.widgets import EngineBanner
+from tui.widgets import EngineBanner, KeyHints
 
 
 class DetailScreen(Screen[None]):
@@ -69,7 +69,7 @@ class DetailScreen(Screen[None]):
                 with TabPane(title, id=tab):
                     if tab == self.initial_tab:  # the others are built when first shown
                         yield pane(self.core, self.container_id, self.container_name)
-        yield Footer()
+        yield KeyHints()
 
     def _title(self) -> str:
         known = self.core.inventory.get(self.container_id)

@@ -11,12 +11,12 @@ from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from observe.model import ServiceGroup
 from tui.coreview import CoreView
 from tui.panes.service_logs import ServiceLogsPane, replicas_of
-from tui.widgets import EngineBanner
+from tui.widgets import EngineBanner, KeyHints
 
 
 class ServiceLogsScreen(Screen[None]):
@@ -40,7 +40,7 @@ class ServiceLogsScreen(Screen[None]):
         yield Static(self._title(), id="service-title")
         yield EngineBanner(self.core.inventory)
         yield ServiceLogsPane(self.core, self.service)
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._refresh_title)
