@@ -3,13 +3,17 @@
 The app runs headless (Textual's ``run_test``) over the real core and engine, with the noisy
 container's logs pane open and following. It measures:
 
-- opening the noisy container's detail until its first log lines are in the view (six times);
+- opening the noisy container's detail until its first log lines are in the view, and until the screen
+  showing them has been painted (six times; polled with ``asyncio.sleep``, not ``Pilot.pause``, which
+  forces a screen update at each call);
+- the process's CPU with the logs pane open and following, before any key is pressed (``--idle-cpu``);
 - key press to screen update: the time from sending a key until the app has handled it and
   the screen has been refreshed with the change visible in the widget (Pilot waits for the
   screen to be idle), for a cheap key (cursor move in the logs pane), a heavy one (level
   filter: refilters the 10,000 buffered records) and the containers table (sort change over
   100 rows);
-- the process's RSS and CPU every ``--sample`` seconds over ``--duration`` seconds;
+- the process's RSS and CPU every ``--sample`` seconds over ``--duration`` seconds, while keys are pressed
+  (cursor moves and the level filter, which refilters the history, twice a second);
 - the log lines the pane received per second (and any it dropped);
 - the same keys "to screen" (``to_screen``): from the key until the handler has run and the next
   frame is composited, without Pilot's wait for the whole process to be idle (which, with the
@@ -107,7 +111,7 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 async def run(run_id: str, noisy_id: str, duration: float, sample: float, count: int,
-              interval: float) -> dict[str, Any]:
+              interval: float, idle_cpu: float = 20.0) -> dict[str, Any]:
     config = load_config({"label_selector": f"{LABEL}={run_id}", "interval": f"{interval}s"}, env={})
     core = build_core(config)
     core.start_sampler()
@@ -139,20 +143,28 @@ async def run(run_id: str, noisy_id: str, duration: float, sample: float, count:
             await pilot.pause(0.2)
 
             open_lat: list[float] = []
+            open_painted: list[float] = []
             for _ in range(6):  # open the noisy container's detail: time to its first log lines on screen
                 start = time.perf_counter()
                 app.open_detail(noisy_id, "logs")
+                # polled without Pilot.pause, which forces a screen update at each call (every 5 ms here)
                 while not (isinstance(app.screen, DetailScreen) and app.screen.query(LogView)
                            and app.screen.query_one(LogView).entries):
-                    await pilot.pause(0.005)
+                    await asyncio.sleep(0.002)
                 open_lat.append(time.perf_counter() - start)
+                painted = asyncio.Event()
+                app.screen.call_after_refresh(painted.set)
+                await asyncio.wait_for(painted.wait(), 5)
+                open_painted.append(time.perf_counter() - start)
                 await pilot.pause(0.5)
                 await pilot.press("escape")
                 while isinstance(app.screen, DetailScreen):
                     await pilot.pause(0.01)
                 await pilot.pause(0.3)
             out["latency_open_to_first_lines"] = summary(open_lat)
-            log(f"open to first lines: {out['latency_open_to_first_lines']}")
+            out["latency_open_to_first_lines_painted"] = summary(open_painted)
+            log(f"open to first lines: {out['latency_open_to_first_lines']}, "
+                f"painted: {out['latency_open_to_first_lines_painted']}")
             app.open_detail(noisy_id, "logs")
             while not isinstance(app.screen, DetailScreen) or not app.screen.query(LogView):
                 await pilot.pause(0.05)
@@ -163,6 +175,10 @@ async def run(run_id: str, noisy_id: str, duration: float, sample: float, count:
 
             log(f"logs pane open; measuring (focus {app.focused!r}, {len(view.entries)} lines shown, "
                 f"scroll {view.scroll_offset.y}/{view.max_scroll_y}, virtual {view.virtual_size})")
+            cpu_idle0, idle_t0 = time.process_time(), time.monotonic()
+            await asyncio.sleep(idle_cpu)  # following, nobody pressing keys
+            idle_cpu_percent = round(100 * (time.process_time() - cpu_idle0) / (time.monotonic() - idle_t0), 1)
+            log(f"CPU with the logs open and following, no keys: {idle_cpu_percent} %")
             cursor_lat: list[float] = []
             moved = 0
             level_lat: list[float] = []
@@ -205,6 +221,7 @@ async def run(run_id: str, noisy_id: str, duration: float, sample: float, count:
                 "lines_per_s_received": round((pane.feed.received - received0) / elapsed),
                 "dropped": pane.feed.dropped,
                 "cpu_percent_of_one_core": round(100 * (time.process_time() - cpu0) / elapsed, 1),
+                "cpu_percent_logs_open_no_keys": idle_cpu_percent,
                 "rss_start_mib": round(rss_start / 2**20, 1),
                 "rss_end_mib": round(rss_bytes() / 2**20, 1),
                 "rss_max_mib": max(s["rss_mib"] for s in samples),
@@ -231,6 +248,8 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=1.0,
                         help="stats sampling interval; the sampler keeps 300 samples per container, so its rings "
                              "fill (and the process grows) for 300 x interval seconds, then stay flat")
+    parser.add_argument("--idle-cpu", type=float, default=20.0,
+                        help="seconds of CPU measured with the logs open and following before any key is pressed")
     parser.add_argument("--out", default=str(Path(__file__).parent / "out" / "tui.json"))
     args = parser.parse_args()
     client = docker.from_env(timeout=120)
@@ -243,7 +262,8 @@ def main() -> int:
                                   labels={LABEL: run_id, "com.docker.compose.service": f"svc{i % 10}"},
                                   name=f"obs-bench-{run_id}-{i:03d}")
         log(f"{args.containers} containers started")
-        result = asyncio.run(run(run_id, noisy_c.id, args.duration, args.sample, args.containers, args.interval))
+        result = asyncio.run(run(run_id, noisy_c.id, args.duration, args.sample, args.containers, args.interval,
+                                 args.idle_cpu))
     finally:
         for c in client.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"}):
             c.remove(force=True)

@@ -90,6 +90,9 @@ class ContainersScreen(Screen[None]):
         self._cells: dict[str, tuple[RenderableType, ...]] = {}
         self._order: list[str] = []
         self._rows: dict[str, Row] = {}
+        # the rows of the last snapshot and containers read (a sort or a filter between two ticks reads nothing)
+        self._made: tuple[object, tuple[int, ...], list[Row]] | None = None
+        self._made_cells: dict[str, tuple[Row, tuple[object, ...], Cells]] = {}  # id -> its row, state, cells
         self._header: tuple[object, ...] | None = None
         self._widths: dict[str, int] = {}
         self._fit_width = -1
@@ -118,15 +121,28 @@ class ContainersScreen(Screen[None]):
 
     def visible_rows(self) -> list[Row]:
         """The container rows as shown now (filtered and sorted), without group headers."""
-        rows = make_rows(self.core.inventory.containers(include_stopped=True), self.core.sampler.snapshot(),
-                         self.clock())
+        containers = self.core.inventory.containers(include_stopped=True)
+        snapshot = self.core.sampler.snapshot()
+        now = self.clock()
+        ids = (int(now.timestamp()), *map(id, containers))  # uptimes are shown to the second
+        made = self._made
+        if made is not None and made[0] is snapshot and made[1] == ids:
+            rows = made[2]  # the same data as at the last refresh: only the order or the filter changes
+        else:
+            rows = make_rows(containers, snapshot, now)
+            self._made = (snapshot, ids, rows)
         flt = RowFilter.parse(self.filter_text)
         rows = [r for r in rows if (self.show_stopped or r.running) and flt.matches(r)]
         return sort_rows(rows, self.sort_key, self.sort_descending, self.problems_first)
 
     def _row_item(self, row: Row) -> Item:
-        return row.id, row_cells(row, row.id in self.marked, self.tracker.pending(row.id),
-                                 self.tracker.outcome(row.id))
+        state = (row.id in self.marked, self.tracker.pending(row.id), self.tracker.outcome(row.id))
+        made = self._made_cells.get(row.id)
+        if made is not None and made[0] is row and made[1] == state:
+            return row.id, made[2]
+        cells = row_cells(row, *state)
+        self._made_cells[row.id] = (row, state, cells)
+        return row.id, cells
 
     def covered(self) -> bool:
         """Whether another full screen (a detail, a service's logs) hides this one: then the table need not move."""
@@ -154,6 +170,7 @@ class ContainersScreen(Screen[None]):
         rows = self.visible_rows()
         self.row_count = len(rows)
         self._rows = {r.id: r for r in rows}
+        self._made_cells = {k: v for k, v in self._made_cells.items() if k in self._rows}
         known = {c.id for c in self.core.inventory.containers(include_stopped=True)}
         self.marked &= known
         items: list[Item] = []
