@@ -19,11 +19,12 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 
 from tui.actions import ActionTracker, action_bindings
-from tui.cells import Cells, cut, group_cells, row_cells, width_of
+from tui.cells import Cells, cut, group_cells, width_of
 from tui.coreview import CoreView
 from tui.layout import fit_columns
 from tui.messages import ActOn, ActOnMany, ExecPrompt, ExecShell, OpenDetail, OpenServiceLogs, RunPrompt
-from tui.rows import COLUMN_KEYS, COLUMNS, Row, RowFilter, column, group_rows, make_rows, sort_rows
+from tui.reuse import MadeRows
+from tui.rows import COLUMN_KEYS, COLUMNS, Row, RowFilter, column, group_rows, sort_rows
 from tui.table import ContainersTable
 from tui.triage import PROBLEM_WORDS
 from tui.widgets import EngineBanner, KeyHints
@@ -90,9 +91,7 @@ class ContainersScreen(Screen[None]):
         self._cells: dict[str, tuple[RenderableType, ...]] = {}
         self._order: list[str] = []
         self._rows: dict[str, Row] = {}
-        # the rows of the last snapshot and containers read (a sort or a filter between two ticks reads nothing)
-        self._made: tuple[object, tuple[int, ...], list[Row]] | None = None
-        self._made_cells: dict[str, tuple[Row, tuple[object, ...], Cells]] = {}  # id -> its row, state, cells
+        self._made = MadeRows()  # a sort or a filter between two ticks reorders what the last refresh made
         self._header: tuple[object, ...] | None = None
         self._widths: dict[str, int] = {}
         self._fit_width = -1
@@ -121,28 +120,15 @@ class ContainersScreen(Screen[None]):
 
     def visible_rows(self) -> list[Row]:
         """The container rows as shown now (filtered and sorted), without group headers."""
-        containers = self.core.inventory.containers(include_stopped=True)
-        snapshot = self.core.sampler.snapshot()
-        now = self.clock()
-        ids = (int(now.timestamp()), *map(id, containers))  # uptimes are shown to the second
-        made = self._made
-        if made is not None and made[0] is snapshot and made[1] == ids:
-            rows = made[2]  # the same data as at the last refresh: only the order or the filter changes
-        else:
-            rows = make_rows(containers, snapshot, now)
-            self._made = (snapshot, ids, rows)
+        rows = self._made.rows(self.core.inventory.containers(include_stopped=True), self.core.sampler.snapshot(),
+                               self.clock())
         flt = RowFilter.parse(self.filter_text)
         rows = [r for r in rows if (self.show_stopped or r.running) and flt.matches(r)]
         return sort_rows(rows, self.sort_key, self.sort_descending, self.problems_first)
 
     def _row_item(self, row: Row) -> Item:
-        state = (row.id in self.marked, self.tracker.pending(row.id), self.tracker.outcome(row.id))
-        made = self._made_cells.get(row.id)
-        if made is not None and made[0] is row and made[1] == state:
-            return row.id, made[2]
-        cells = row_cells(row, *state)
-        self._made_cells[row.id] = (row, state, cells)
-        return row.id, cells
+        return row.id, self._made.cells(row, row.id in self.marked, self.tracker.pending(row.id),
+                                        self.tracker.outcome(row.id))
 
     def covered(self) -> bool:
         """Whether another full screen (a detail, a service's logs) hides this one: then the table need not move."""
@@ -170,7 +156,7 @@ class ContainersScreen(Screen[None]):
         rows = self.visible_rows()
         self.row_count = len(rows)
         self._rows = {r.id: r for r in rows}
-        self._made_cells = {k: v for k, v in self._made_cells.items() if k in self._rows}
+        self._made.keep(self._rows)
         known = {c.id for c in self.core.inventory.containers(include_stopped=True)}
         self.marked &= known
         items: list[Item] = []
