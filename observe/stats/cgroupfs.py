@@ -70,7 +70,7 @@ class ContainerFiles:
     the sampler calls it when the container leaves or its process changes.
     """
 
-    __slots__ = ("_fds", "_missing", "_parsed", "built", "idle", "last", "probe", "reads", "slow", "sweeps")
+    __slots__ = ("_fds", "_missing", "_parsed", "built", "last", "probe", "reads", "slow", "sweeps")
 
     def __init__(self) -> None:
         self._fds: dict[str, int] = {}
@@ -82,16 +82,13 @@ class ContainerFiles:
         self.built: tuple[tuple[object, ...], dict[str, object]] | None = None  # the reader's last values
         self.probe: tuple[object, ...] | None = None  # what the cheap files read at the last full reading
         self.last: object = None  # the last full reading's sample
-        self.idle = 0  # readings in a row answered from ``last`` (the probe read the same)
 
     def unchanged(self, probe: tuple[object, ...], refresh: bool) -> bool:
         """Whether ``probe`` (the texts of the few files that move whenever the container does anything) reads
         as at the last full reading, so that its other values may be taken again; a refresh never is."""
         if not refresh and self.last is not None and probe == self.probe:
-            self.idle += 1
             return True
         self.probe = probe
-        self.idle = 0
         return False
 
     def parsed(self, key: str, text: str | None, parser: Callable[[str | None], T]) -> T:

@@ -98,8 +98,9 @@ def engine_host(name: str, image: bytes) -> Iterator[EngineHost]:
     finally:
         if client is not None:
             with contextlib.suppress(docker.errors.DockerException, OSError):
-                for c in client.containers.list(all=True):
-                    c.remove(force=True)
+                for c in client.containers.list(all=True, sparse=True):  # no inspect each: none may be skipped
+                    with contextlib.suppress(docker.errors.NotFound):
+                        c.remove(force=True)
             client.close()
         stop_process(proc, timeout=60)
         log.close()
