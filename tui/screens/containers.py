@@ -210,7 +210,7 @@ class ContainersScreen(Screen[None]):
             if old is None:
                 continue  # just added with these cells
             for i, cell in enumerate(cells):
-                if old[i] != cell:  # a wider value widens its column, as adding the row would have
+                if old[i] is not cell and old[i] != cell:  # a wider value widens its column, as a new row would
                     table.update_cell(key, columns[i], cell, update_width=width_of(cell) > width_of(old[i]))
         self._cells = dict(rendered)
         table.set_class(not self.app_connected(), "stale")
