@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from observe.config import Config
 from observe.engine import CONTAINER_VERBS, Engine, ExecSocket
 from observe.errors import ObserveError
-from observe.inventory import Inventory, normalise_event
+from observe.inventory import Inventory
 from observe.logs.normalise import NormaliseOptions
 from observe.model import ContainerEvent, ContainerInfo, Record, StreamState
 from observe.stats.sampler import StatsSampler, choose_backend
@@ -225,19 +225,13 @@ class Core:
         return self.inventory.get(ref)
 
     def past_events(self, container_id: str, since: float, until: float | None = None) -> list[ContainerEvent]:
-        """A container's events between two unix times (``until`` defaults to now), normalised, oldest first.
-
-        What happened before the inventory started (a face that opens a container's events wants its last
-        minutes, not only what it saw live). They are normalised as the live ones are, so a face can
-        de-duplicate the two by ``(time_ns, action, health)``.
+        """A container's events from before the inventory started (``Inventory.past_events``): a face that opens
+        a container's events wants its last minutes, not only what it saw live.
 
         Raises:
             EngineUnavailable: the engine cannot be reached.
         """
-        known = self.inventory.get(container_id)
-        raws = self.engine.past_events(since, time.time() if until is None else until, container_id)
-        events = [normalise_event(raw, known) for raw in raws if raw.get("Type", "container") == "container"]
-        return sorted(events, key=lambda e: e.time_ns)
+        return self.inventory.past_events(container_id, since, until)
 
     # -- live debugging (the TUI's verbs) -----------------------------------------------
     def top(self, container_id: str) -> tuple[list[str], list[list[str]]]:

@@ -172,6 +172,24 @@ class Inventory:
         except ObserveError:
             return None
 
+    def past_events(self, container_id: str, since: float, until: float | None = None) -> list[ContainerEvent]:
+        """A container's events between two unix times (``until`` defaults to now), normalised, oldest first.
+
+        What the engine still holds from before the inventory started, normalised as the live ones are, so
+        that the two can be de-duplicated by ``(time_ns, action, health)``.
+
+        Raises:
+            EngineUnavailable: the engine cannot be reached.
+        """
+        return self._past_events_of(self.get(container_id), since, time.time() if until is None else until,
+                                    container_id)
+
+    def _past_events_of(self, known: ContainerInfo | None, since: float, until: float,
+                        container_id: str = "") -> list[ContainerEvent]:
+        raws = self.engine.past_events(since, until, container_id or (known.id if known else ""))
+        events = [normalise_event(raw, known) for raw in raws if raw.get("Type", "container") == "container"]
+        return sorted(events, key=lambda e: e.time_ns)
+
     def recent_events(self, container_id: str | None = None) -> list[ContainerEvent]:
         with self._lock:
             return [e for e in self._events if container_id is None or e.container_id == container_id]
@@ -304,7 +322,7 @@ class Inventory:
         docs: dict[str, ContainerInfo] = {}
         for cid in ids:
             try:
-                docs[cid] = self._ooms.recall(self._build(self.engine.inspect(cid)), self.engine)
+                docs[cid] = self._ooms.recall(self._build(self.engine.inspect(cid)), self._past_events_of)
             except ContainerNotFound:
                 continue
         with self._lock:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from observe.engine import Engine
 from observe.errors import ObserveError
-from observe.model import ContainerInfo
+from observe.model import ContainerEvent, ContainerInfo
+
+PastEvents = Callable[[ContainerInfo, float, float], list[ContainerEvent]]
 
 KILLED_EXIT_CODE = 137  # 128 + SIGKILL
 
@@ -54,11 +56,12 @@ class OomKills:
             return info
         return replace(info, oom_killed=True)
 
-    def recall(self, info: ContainerInfo, engine: Engine) -> ContainerInfo:
+    def recall(self, info: ContainerInfo, past: PastEvents) -> ContainerInfo:
         """For a container that exited 137 without the flag: its run's past ``oom`` events decide.
 
-        The engine keeps a bounded number of past events, so an old run's may be gone; each run is asked
-        about once, and an unreachable engine leaves ``info`` as it is.
+        ``past(info, since, until)`` gives the container's events the engine still holds (``Inventory.past_events``);
+        it keeps a bounded number, so an old run's may be gone. Each run is asked about once, and an unreachable
+        engine leaves ``info`` as it is.
         """
         if (info.oom_killed or info.state != "exited" or info.exit_code != KILLED_EXIT_CODE
                 or info.started_at is None):
@@ -70,11 +73,9 @@ class OomKills:
         since = info.started_at.timestamp()
         until = (info.finished_at.timestamp() if info.finished_at is not None else time.time()) + 2.0
         try:
-            raws = engine.past_events(since, min(until, time.time()), info.id)
+            stamps = [e.time_ns for e in past(info, since, min(until, time.time())) if e.action == "oom"]
         except ObserveError:
             return info
-        stamps = [int(raw.get("timeNano") or int(raw.get("time") or 0) * 1_000_000_000)
-                  for raw in raws if raw.get("Action") == "oom"]
         if not stamps:
             return info
         self.seen(info.id, max(stamps))

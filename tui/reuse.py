@@ -7,7 +7,7 @@ its row and its marks are the same, so the table reorders what it has instead of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from observe.model import ContainerInfo
@@ -44,6 +44,6 @@ class MadeRows:
         self._cells[row.id] = (row, state, cells)
         return cells
 
-    def keep(self, shown: set[str] | dict[str, Row]) -> None:
+    def keep(self, shown: Collection[str]) -> None:
         """Forget the cells of rows no longer shown."""
         self._cells = {k: v for k, v in self._cells.items() if k in shown}
