@@ -188,6 +188,9 @@ class JsonFileReader:
                 return True
             return False
         if inode_key(st) != cur.inode:
+            if os.fstat(cur.fd).st_size > cur.offset + len(self._buf):
+                # Lines came to the old file between our read at its end and the rename: read them first.
+                return True
             # Rotated: our fd still reads the old inode, which we finished. Files rotated
             # since ours (several rotations between two reads) come before the new one.
             rotated = self._rotated()

@@ -80,6 +80,33 @@ def test_follows_rotation_including_lines_written_before_the_rename(tmp_path: Pa
     assert texts(drain(reader)) == ["line 4", "line 5", "line 6"]
 
 
+def test_lines_written_between_the_read_at_the_end_and_the_rename_are_read(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader finds the end of its file, then Docker writes more to it and rotates, all before the reader looks
+    for a newer file: the old file's last lines come before the new file's, none lost."""
+    import observe.logs.jsonfile as jsonfile
+
+    log = tmp_path / "c-json.log"
+    log.write_bytes(entry(0))
+    reader = JsonFileReader(str(log))
+    assert texts(drain(reader)) == ["line 0"]
+    real_stat = os.stat
+    raced = []
+
+    def stat_after_the_race(path: str | os.PathLike[str], **kwargs: bool) -> os.stat_result:
+        if not raced and str(path) == str(log):
+            raced.append(True)
+            with log.open("ab") as fh:
+                fh.write(entry(1) + entry(2))
+            os.rename(log, f"{log}.1")
+            log.write_bytes(entry(3))
+        return real_stat(path, **kwargs)
+
+    monkeypatch.setattr(jsonfile.os, "stat", stat_after_the_race)
+    assert texts(drain(reader)) == ["line 1", "line 2", "line 3"]
+    assert raced
+
+
 def test_resume_from_position_in_a_rotated_file(tmp_path: Path) -> None:
     log = tmp_path / "c-json.log"
     log.write_bytes(entry(0) + entry(1) + entry(2))
