@@ -145,8 +145,9 @@ async def test_service_restart_shows_pending_then_each_outcome() -> None:
         await until(pilot, lambda: "✓ restart" in state_cell(app, API_1), "the first one's success")
         await until(pilot, lambda: "✗ restart failed" in state_cell(app, API_2), "the second one's failure")
         assert sorted(core.actions) == [(API_1, "restart"), (API_2, "restart")]
-        messages = [n.message for n in app._notifications]
-        assert any("1 ok, 1 failed (shop-api-2: the engine refused: cannot restart)" in m for m in messages), messages
+        summary = "1 ok, 1 failed (shop-api-2: the engine refused: cannot restart)"
+        await until(pilot, lambda: any(summary in n.message for n in app._notifications),
+                    "the summary, posted once every outcome is in")
 
 
 async def test_a_standalone_container_has_no_service_action() -> None:
