@@ -141,10 +141,11 @@ class Core:
         """Stream a container's normalised records (the last ``tail`` first) to ``on_records``.
 
         ``on_records`` is called from a core thread with batches in order; the returned
-        function stops the stream. Reads through the engine API, so it works remotely and
-        needs no checkpoint. The stream persists through engine outages and restarts of the
-        container (resuming where it was, with a backoff); ``on_state`` is told where it stands
-        (``StreamState``: following, retrying, waiting, ended, error) from a core thread.
+        function stops the stream. A local json-file log is read from its file (as the
+        collector reads it: no engine round trip, no stream to keep open), any other through
+        the engine API. The stream persists through engine outages and restarts of the
+        container; ``on_state`` is told where it stands (``StreamState``: following, retrying,
+        waiting, ended, error) from a core thread.
 
         Raises:
             ContainerNotFound: no such container.
@@ -165,9 +166,9 @@ class Core:
             if not stopped.is_set():
                 on_records(records)
 
-        follow = follow_records(self.engine, info, self.normalise_options(), deliver,
-                                FollowOptions(reader="api", tail=tail, stall_timeout=self.config.stall_timeout,
-                                              persistent=True), on_state=state)
+        options = FollowOptions(reader=self.config.reader, tail=tail, stall_timeout=self.config.stall_timeout,
+                                persistent=True)
+        follow = follow_records(self.engine, info, self.normalise_options(), deliver, options, on_state=state)
 
         def stop() -> None:
             stopped.set()

@@ -133,9 +133,9 @@ def cmd_logs(args: argparse.Namespace, config: Config) -> int:
         options = core.normalise_options()
 
         def follow_options(tail: int | None, position: LogPosition | None = None) -> FollowOptions:
-            # A local json-file log is read directly, as the collector does; ``--tail`` (which the
-            # engine answers without reading the whole log) and ``--reader api`` keep the API.
-            return FollowOptions(reader="api" if tail is not None else config.reader, follow=args.follow,
+            # A local json-file log is read directly, as the collector does (``--tail`` from the end
+            # of the file backwards); ``--reader api`` and other logs go through the engine API.
+            return FollowOptions(reader=config.reader, follow=args.follow,
                                  position=position, tail=tail, since_ns=since_ns, stall_timeout=config.stall_timeout,
                                  until_stopped=bool(args.containers))
 

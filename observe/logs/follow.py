@@ -39,12 +39,15 @@ class FollowOptions:
         follow: keep reading while the container runs; False reads what is there and ends.
         position: resume after this position (None: from the first line, or as below).
         at_end: without a position, read only what is written from now on.
-        tail: API reader: only the last N lines at the first open.
+        tail: only the last N lines at the first open (without a position; json-file: found by reading
+            the file backwards from its end).
         since_ns: API reader: only lines at or after this time.
         poll_interval: json-file: seconds between looks at an idle file (doubling up to 250 ms).
         stall_timeout: API: seconds without data before the stream is reopened from the last line.
-        persistent: API: a viewer's stream, kept through engine outages and container restarts
-            (``ApiLogReader``); it ends on ``stop()`` or when the container is removed.
+        persistent: a viewer's stream, kept through engine outages and container restarts; it
+            ends on ``stop()`` or when the container is removed. Both readers report where it
+            stands (``on_state``); the json-file reader asks the engine once a second while the
+            file is quiet whether the container still runs (``waiting``) or is gone (``ended``).
         until_stopped: json-file with follow and no ``Watch`` to drain it: end, like
             ``docker logs -f``, once the container no longer runs (looked at every second).
     """
@@ -201,6 +204,8 @@ class Follow:
         position = self.position
         if position is None and opts.at_end:
             position = JsonFileReader.end_position(self.container.log_path)
+        elif position is None and opts.tail is not None:
+            position = JsonFileReader.tail_position(self.container.log_path, opts.tail)
         reader = JsonFileReader(self.container.log_path, position, on_lost=self._lost,
                                 max_line_bytes=max(MAX_JSONFILE_LINE, self.normalise.max_line_bytes * 2))
         # Poll quickly while lines come, more slowly (up to 250 ms) while the container is quiet.
@@ -209,6 +214,7 @@ class Follow:
         poll = fastest
         idle_after_drain = 0
         last_look = time.monotonic()
+        viewer = _FileViewer(self) if opts.persistent and opts.follow else None
         try:
             while not self.stopping.is_set():
                 lines = reader.read()
@@ -216,7 +222,11 @@ class Follow:
                     idle_after_drain = 0
                     poll = fastest
                     self._feed(lines)
+                    if viewer is not None:
+                        viewer.report(StreamState("following"))
                     continue
+                if viewer is not None and viewer.ended(reader):
+                    return
                 if self.draining.is_set() or not opts.follow:
                     # The engine has written the last lines when it reports the stop; three quiet
                     # looks make sure of it.
@@ -270,6 +280,41 @@ class Follow:
             self._lost(f"container {c.name} was removed before its log could be read")
         elif not self.stopping.is_set():
             self.read_to_end = True
+
+
+class _FileViewer:
+    """A viewer's json-file stream: tells where it stands from what the engine says, once a second while quiet."""
+
+    def __init__(self, follow: Follow) -> None:
+        self.follow = follow
+        self.state: StreamState | None = None
+        self.last_look = 0.0
+        self.report(StreamState("following"))
+
+    def report(self, state: StreamState) -> None:
+        if state != self.state:
+            self.state = state
+            self.follow._state(state)
+
+    def ended(self, reader: JsonFileReader) -> bool:
+        """Whether the container is gone (its log read to the end); else the state is brought up to date."""
+        now = time.monotonic()
+        if now - self.last_look < 1.0:
+            return False
+        self.last_look = now
+        f = self.follow
+        try:
+            running = bool((f.engine.inspect(f.container.id).get("State") or {}).get("Running"))
+        except ContainerNotFound:
+            while lines := reader.read():  # what was written before the removal
+                f._feed(lines)
+            self.report(StreamState("ended", "the container was removed"))
+            return True
+        except ObserveError as err:
+            self.report(StreamState("retrying", str(err)))
+            return False
+        self.report(StreamState("following") if running else StreamState("waiting", "the container is not running"))
+        return False
 
 
 def choose_reader(engine: Engine, c: ContainerInfo, wanted: str) -> str:

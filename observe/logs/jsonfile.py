@@ -25,6 +25,7 @@ from observe.timefmt import format_ns, parse_ns
 log = logging.getLogger(__name__)
 
 READ_SIZE = 1 << 20
+TAIL_BLOCK = 1 << 16  # bytes read at a time backwards from the end, for a tail
 _SCALE = tuple(10 ** (9 - n) for n in range(10))  # fraction digits -> ns
 
 
@@ -50,6 +51,28 @@ def _window(after_ns: int, next_file: _Open | None) -> str:
     first = next_file.fid.rpartition(":")[2] if next_file else ""
     end = format_ns(int(first)) if first.isdigit() else "the oldest line still on disk"
     return f"between {start} and {end}"
+
+
+def _before_last_lines(fd: int, size: int, lines: int, block: int) -> tuple[int | None, int]:
+    """(offset where the last ``lines`` complete lines of a file begin, None if it has fewer; its line count then).
+
+    A last line without its newline yet (being written) is not counted: it is read when complete.
+    """
+    need = lines + 1  # the newline before the first wanted line (or the start of the file)
+    seen = 0
+    end = size
+    while end > 0:
+        start = max(0, end - block)
+        chunk = os.pread(fd, end - start, start)
+        count = chunk.count(b"\n")
+        if seen + count >= need:
+            at = len(chunk)
+            for _ in range(need - seen):
+                at = chunk.rfind(b"\n", 0, at)
+            return start + at + 1, 0
+        seen += count
+        end = start
+    return (0, seen) if seen == lines else (None, seen)
 
 
 @dataclass(slots=True)
@@ -231,6 +254,30 @@ class JsonFileReader:
             return LogPosition(0, -1, handle.fid, os.fstat(handle.fd).st_size)
         finally:
             os.close(handle.fd)
+
+    @staticmethod
+    def tail_position(path: str, lines: int) -> LogPosition | None:
+        """The position just before the last ``lines`` lines of a log (its rotated files included).
+
+        What ``docker logs --tail`` shows, found by reading backwards from the end a block at a
+        time, never the whole log. None when the log has no more lines than that (read it all)
+        or is not there.
+        """
+        wanted = max(0, lines)
+        name, n = path, 0
+        while True:
+            handle = JsonFileReader._open(name)
+            if handle is None:
+                return None
+            try:
+                offset, found = _before_last_lines(handle.fd, os.fstat(handle.fd).st_size, wanted, TAIL_BLOCK)
+                if offset is not None:
+                    return LogPosition(0, -1, handle.fid, offset)
+            finally:
+                os.close(handle.fd)
+            wanted -= found
+            n += 1
+            name = f"{path}.{n}"
 
     # -- reading -----------------------------------------------------------------------
     def read(self, max_bytes: int = READ_SIZE) -> list[LogLine]:

@@ -209,3 +209,41 @@ def test_rotation_faster_than_reading_names_the_lost_window(tmp_path: Path) -> N
     assert texts(drain(reader)) == ["line 5"]
     assert len(lost) == 1
     assert f"between {format_ns(BASE_NS + 1000)} and {format_ns(BASE_NS + 5000)}" in lost[0]
+
+
+def _rotated_log(directory: Path, files: list[list[bytes]], tail: bytes = b"") -> Path:
+    """A log whose lines are spread over rotated files, oldest first (``.N`` ... ``.1``, then the live file)."""
+    log = directory / "c-json.log"
+    for age, lines in enumerate(reversed(files)):
+        name = log if age == 0 else Path(f"{log}.{age}")
+        name.write_bytes(b"".join(lines) + (tail if age == 0 else b""))
+    return log
+
+
+@settings(max_examples=80, deadline=None)
+@given(sizes=st.lists(st.integers(min_value=0, max_value=12), min_size=1, max_size=4),
+       tail=st.integers(min_value=0, max_value=40), block=st.sampled_from([1, 7, 64, 1 << 16]),
+       writing=st.booleans())
+def test_a_tail_reads_exactly_the_last_lines_across_rotated_files(
+        tmp_path_factory: pytest.TempPathFactory, sizes: list[int], tail: int, block: int, writing: bool) -> None:
+    import observe.logs.jsonfile as jsonfile
+
+    n = 0
+    files: list[list[bytes]] = []
+    for size in sizes:
+        files.append([entry(n + i, f"m{n + i}" + "x" * (i % 5)) for i in range(size)])
+        n += size
+    # A line being written (no newline yet) at the end of the live file is not one of the last lines.
+    log = _rotated_log(tmp_path_factory.mktemp("t"), files, entry(n)[:-9] if writing else b"")
+    expected = [f"m{i}" for i in range(n)][max(0, n - tail):] if tail else []
+    saved, jsonfile.TAIL_BLOCK = jsonfile.TAIL_BLOCK, block  # small blocks: lines cut by every boundary
+    try:
+        position = JsonFileReader.tail_position(str(log), tail)
+    finally:
+        jsonfile.TAIL_BLOCK = saved
+    reader = JsonFileReader(str(log), position)
+    assert [t.rstrip("x") for t in texts(drain(reader))] == expected
+
+
+def test_a_tail_of_a_missing_log_is_none(tmp_path: Path) -> None:
+    assert JsonFileReader.tail_position(str(tmp_path / "gone-json.log"), 10) is None
