@@ -161,6 +161,13 @@ class LogView(ScrollView, can_focus=True):
     def clear(self) -> None:
         self.set_entries([])
 
+    def release(self) -> None:
+        """Drop the entries and cached lines without redrawing (the view is going away)."""
+        self.entries = deque()
+        self._strips.clear()
+        self._wrapped.clear()
+        self._rows.clear()
+
     @property
     def following(self) -> bool:
         """True when new entries scroll into view and the cursor is on the newest."""

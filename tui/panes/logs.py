@@ -200,6 +200,14 @@ class LogsPane(Vertical):
         self.feed.close()
         for stream in self.streams.values():
             self._close(stream)
+        # The history goes now, by reference counts: a closed screen's widgets are a reference
+        # cycle, left to the collector, which would otherwise hold it (up to LOG_BYTES) and then
+        # spend a pause freeing it during whatever the operator does next.
+        self.feed.drain()
+        self.buffer.clear()
+        self.frozen = None
+        for view in self.query(LogView):
+            view.release()
 
     def action_retry(self) -> None:
         """Reopen the streams that ended or failed; a pane of one stream starts again from its last 500 lines."""
