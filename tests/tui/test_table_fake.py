@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from rich.text import Text
+from textual.widgets._data_table import ColumnKey
 
 from observe.engine.inspect import from_inspect
 from tests.tui.fakecore import ENGINE_INFO, FakeCore, fixed_clock, inspect_doc
@@ -18,6 +19,7 @@ from tui.app import ObserveApp, make_app
 from tui.rows import column
 from tui.screens.containers import ContainersScreen
 from tui.screens.detail import DetailScreen
+from tui.table import ContainersTable
 
 
 def app_of(core: FakeCore) -> ObserveApp:
@@ -134,3 +136,45 @@ async def test_a_cell_that_grows_in_place_widens_its_column() -> None:
         await pilot.pause(0.1)
         name = next(c for c in main.table.ordered_columns if str(c.key.value) == "name")
         assert name.content_width >= cell.cell_len, "the collapsed header is shown whole"
+
+
+async def test_updated_cells_are_measured_once_and_the_column_fits_the_widest(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import textual.widgets._data_table
+
+    import tui.table
+
+    app = app_of(FakeCore())
+    async with app.run_test(size=(150, 30)) as pilot:
+        table = ContainersTable()
+        await app.main.mount(table)
+        table.add_column("CPU", key="cpu")
+        keys = [f"r{i}" for i in range(40)]
+        for i, key in enumerate(keys):
+            table.add_row("x" * (1 + i % 7), key=key)  # the widest: 7
+        await pilot.pause()
+        cpu = table.columns[ColumnKey("cpu")]
+        assert cpu.content_width == 7
+        calls: list[object] = []
+        real = tui.table.measure
+
+        def counted(console: object, renderable: object, default: int) -> int:
+            calls.append(renderable)
+            return real(console, renderable, default)  # type: ignore[arg-type]
+
+        table.update_cell(keys[0], "cpu", "v", update_width=True)  # the column's cells measured once, here
+        await pilot.pause()
+        monkeypatch.setattr(tui.table, "measure", counted)
+        monkeypatch.setattr(textual.widgets._data_table, "measure", counted)  # Textual's own measuring counts too
+        for key in keys[:10]:  # wider than before, still narrower than the column: nothing to widen
+            table.update_cell(key, "cpu", "y" * 6, update_width=True)
+        await pilot.pause()
+        assert cpu.content_width == 7
+        assert len(calls) <= 10 + 1, f"{len(calls)} cells measured for 10 updated (the column has 40)"
+        table.update_cell(keys[3], "cpu", "z" * 12, update_width=True)
+        await pilot.pause()
+        assert cpu.content_width == 12, "a cell wider than its column widens it"
+        table.remove_row(keys[3])
+        table.update_cell(keys[4], "cpu", "w" * 9, update_width=True)
+        await pilot.pause()
+        assert cpu.content_width == 9, "the widest of the rows that remain"
