@@ -48,6 +48,7 @@ from observe.core import build_core
 from tui.app import ObserveApp, make_app
 from tui.logview import LogView
 from tui.panes import LogsPane
+from tui.runtime import tune_process
 from tui.screens.detail import DetailScreen
 
 IMAGE = "observe-test/busybox:1"
@@ -116,6 +117,7 @@ async def run(run_id: str, noisy_id: str, duration: float, sample: float, count:
     core = build_core(config)
     core.start_sampler()
     app: ObserveApp = make_app(core)
+    tune_process()  # as ``observe tui`` does before it runs the app
     out: dict[str, Any] = {}
     try:
         async with app.run_test(size=(160, 50)) as pilot:

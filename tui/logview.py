@@ -161,6 +161,9 @@ class LogView(ScrollView, can_focus=True):
     def clear(self) -> None:
         self.set_entries([])
 
+    def on_unmount(self) -> None:
+        self.release()
+
     def release(self) -> None:
         """Drop the entries and cached lines without redrawing (the view is going away)."""
         self.entries = deque()

@@ -21,6 +21,7 @@ def _tui_args(p: argparse.ArgumentParser) -> None:
 @command("tui", "live debugging TUI: containers, logs, stats, inspect, processes, events, exec and actions")(_tui_args)
 def cmd_tui(args: argparse.Namespace, config: Config) -> int:
     from tui.app import NotifyHandler, make_app
+    from tui.runtime import tune_process
 
     core = build_core(config)
     root = logging.getLogger()
@@ -29,6 +30,7 @@ def cmd_tui(args: argparse.Namespace, config: Config) -> int:
         core.start_sampler()
         app = make_app(core)
         root.handlers = [NotifyHandler(app)]  # stderr is the TUI's screen while it runs
+        tune_process()
         app.run()
     finally:
         root.handlers = saved

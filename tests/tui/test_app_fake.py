@@ -162,3 +162,32 @@ def test_a_huge_command_output_is_drawn_as_its_tail() -> None:
     assert len(shown) < OUTPUT_CHARS + 200 and shown.endswith("line 299999")
     assert shown.count("\n") <= OUTPUT_LINES and "left out" in shown.splitlines()[0]
     assert output_tail("small\noutput") == "small\noutput"
+
+
+async def test_a_closed_logs_pane_lets_its_history_go() -> None:
+    core = PushingCore()
+    app = make_app(core, clock=fixed_clock, refresh_interval=3600)  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.open_detail(API_1, "logs")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.query(LogView), "logs pane")
+        pane = app.screen.query_one(LogsPane)
+        view = pane.view
+        await until(pilot, lambda: len(view.entries) == len(RECORDS), "the first records")
+        await pilot.press("space")  # paused: a snapshot of the history is held too
+        assert pane.frozen
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, DetailScreen), "back to the list")
+        # Still referenced here (as the closed screen's reference cycle would hold it until a full collection).
+        assert len(pane.buffer) == 0 and not pane.frozen and len(view.entries) == 0, "the history was released"
+
+
+def test_the_tui_process_settings() -> None:
+    import subprocess
+    import sys
+
+    code = ("import gc, sys; from tui.runtime import tune_process, FULL_AFTER, SWITCH_INTERVAL; tune_process(); "
+            "assert gc.get_freeze_count() > 1000, gc.get_freeze_count(); "
+            "assert gc.get_threshold()[2] == FULL_AFTER > 10; "
+            "assert sys.getswitchinterval() == SWITCH_INTERVAL < 0.005")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

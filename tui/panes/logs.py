@@ -205,9 +205,7 @@ class LogsPane(Vertical):
         # spend a pause freeing it during whatever the operator does next.
         self.feed.drain()
         self.buffer.clear()
-        self.frozen = None
-        for view in self.query(LogView):
-            view.release()
+        self.frozen = None  # the view lets its entries go as it unmounts (``LogView.on_unmount``)
 
     def action_retry(self) -> None:
         """Reopen the streams that ended or failed; a pane of one stream starts again from its last 500 lines."""
