@@ -13,7 +13,7 @@ say() { printf 'image.sh: %s\n' "$*" >&2; }
 
 OBSERVE_BASE_IMAGE="$BASE" ./scripts/base-image.sh
 say "wheels into build/wheels"
-python3 -m pip wheel --quiet --disable-pip-version-check -w build/wheels . "setuptools>=68" wheel \
+python3 -m pip wheel --quiet --disable-pip-version-check -w build/wheels . "setuptools>=68" wheel "mypy>=1.15" \
   2> >(grep -v "^WARNING: Location" >&2)
 say "building $TAG on $BASE"
 DOCKER_BUILDKIT=0 docker build --quiet --build-arg BASE="$BASE" \
