@@ -66,9 +66,6 @@ class ContainersTable(DataTable[RenderableType]):
             widths = self._widths.setdefault(column_key, {})
             for row_key in row_keys:
                 widths[row_key] = self._cell_width(console, row_key, column_key)
-            if len(widths) > 2 * len(self.rows):  # rows removed since: forget them
-                for gone in [key for key in widths if key not in self.rows]:
-                    del widths[gone]
             widest = 0
             for row_key in self.rows:
                 width = widths.get(row_key)
@@ -77,6 +74,17 @@ class ContainersTable(DataTable[RenderableType]):
                 widest = max(widest, width)
             column.content_width = max(widest, measure(console, column.label, 1))
         self._require_update_dimensions = True
+
+    def clear(self, columns: bool = False) -> ContainersTable:
+        self._widths.clear()
+        super().clear(columns)
+        return self
+
+    def remove_row(self, row_key: RowKey | str) -> None:
+        key = row_key if isinstance(row_key, RowKey) else RowKey(row_key)
+        for widths in self._widths.values():  # a row added again under this key is measured again
+            widths.pop(key, None)
+        super().remove_row(row_key)
 
     def _cell_width(self, console: Any, row_key: RowKey, column_key: ColumnKey) -> int:
         row = self.rows[row_key]

@@ -178,3 +178,16 @@ async def test_updated_cells_are_measured_once_and_the_column_fits_the_widest(
         table.update_cell(keys[4], "cpu", "w" * 9, update_width=True)
         await pilot.pause()
         assert cpu.content_width == 9, "the widest of the rows that remain"
+        table.remove_row(keys[5])
+        table.add_row("u" * 15, key=keys[5])  # the same key again, wider than any width kept for it
+        await pilot.pause()
+        table.update_cell(keys[6], "cpu", "t" * 2, update_width=True)
+        await pilot.pause()
+        assert cpu.content_width == 15, "a row added again is measured again"
+        table.clear()
+        for key in keys[:3]:
+            table.add_row("s" * 20, key=key)
+        await pilot.pause()
+        table.update_cell(keys[0], "cpu", "r", update_width=True)
+        await pilot.pause()
+        assert cpu.content_width == 20, "rows added after a clear are measured again"
