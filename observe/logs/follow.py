@@ -223,7 +223,7 @@ class Follow:
                     poll = fastest
                     self._feed(lines)
                     if viewer is not None:
-                        viewer.report(StreamState("following"))
+                        viewer.report(FOLLOWING)
                     continue
                 if viewer is not None and viewer.ended(reader):
                     return
@@ -248,9 +248,13 @@ class Follow:
         finally:
             reader.close()
 
+    def _running(self) -> bool:
+        """Whether the engine reports the container running. Raises ContainerNotFound, ObserveError."""
+        return bool((self.engine.inspect(self.container.id).get("State") or {}).get("Running"))
+
     def _still_running(self) -> bool:
         try:
-            return bool((self.engine.inspect(self.container.id).get("State") or {}).get("Running"))
+            return self._running()
         except ContainerNotFound:
             return False
         except ObserveError:
@@ -282,6 +286,9 @@ class Follow:
             self.read_to_end = True
 
 
+FOLLOWING = StreamState("following")
+
+
 class _FileViewer:
     """A viewer's json-file stream: tells where it stands from what the engine says, once a second while quiet."""
 
@@ -289,7 +296,7 @@ class _FileViewer:
         self.follow = follow
         self.state: StreamState | None = None
         self.last_look = 0.0
-        self.report(StreamState("following"))
+        self.report(FOLLOWING)
 
     def report(self, state: StreamState) -> None:
         if state != self.state:
@@ -304,7 +311,7 @@ class _FileViewer:
         self.last_look = now
         f = self.follow
         try:
-            running = bool((f.engine.inspect(f.container.id).get("State") or {}).get("Running"))
+            running = f._running()
         except ContainerNotFound:
             while lines := reader.read():  # what was written before the removal
                 f._feed(lines)
@@ -313,7 +320,7 @@ class _FileViewer:
         except ObserveError as err:
             self.report(StreamState("retrying", str(err)))
             return False
-        self.report(StreamState("following") if running else StreamState("waiting", "the container is not running"))
+        self.report(FOLLOWING if running else StreamState("waiting", "the container is not running"))
         return False
 
 
