@@ -16,11 +16,12 @@ calls ``tune_process`` once, before the app runs.
 
 from __future__ import annotations
 
-import gc
 import sys
 
-FULL_AFTER = 100
-"""Collections of the middle generation between two full ones (the interpreter's default: 10)."""
+from observe.runtime import quiet_collector
+
+YOUNG = 700
+"""Net allocations between two young collections: the default, so that each stays short for the UI."""
 SWITCH_INTERVAL = 0.001
 """Seconds a thread holds the interpreter lock while another waits for it (the default: 0.005)."""
 
@@ -33,8 +34,5 @@ def tune_process() -> None:
     the next full collection; its log history, the bulk of it, is dropped when it unmounts
     (``LogsPane.on_unmount``), by reference counts.
     """
-    gc.collect()
-    gc.freeze()
-    first, middle, _ = gc.get_threshold()
-    gc.set_threshold(first, middle, FULL_AFTER)
+    quiet_collector(young=YOUNG)
     sys.setswitchinterval(SWITCH_INTERVAL)

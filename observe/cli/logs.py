@@ -37,6 +37,7 @@ from observe.logs.workers import (
     report,
 )
 from observe.model import LEVEL_RANK, LEVELS, ContainerInfo, LogPosition, Record
+from observe.runtime import quiet_collector
 from observe.timefmt import parse_ns
 from observe.units import parse_duration
 
@@ -129,6 +130,7 @@ def cmd_logs(args: argparse.Namespace, config: Config) -> int:
     if args.tail is not None and args.tail < 0:
         raise ConfigError("invalid value for --tail: must be 0 or more")
     core = build_core(config)
+    quiet_collector()
     try:
         options = core.normalise_options()
 
@@ -221,6 +223,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         if workers > 1:
             return _run_workers(args, config, workers)
     core = build_core(config)
+    quiet_collector()
     exporting = None
     reporting = threading.Event()
     with stop_signal() as done:

@@ -185,9 +185,10 @@ def test_the_tui_process_settings() -> None:
     import subprocess
     import sys
 
-    code = ("import gc, sys; from tui.runtime import tune_process, FULL_AFTER, SWITCH_INTERVAL; tune_process(); "
+    code = ("import gc, sys; from tui.runtime import tune_process, YOUNG, SWITCH_INTERVAL; "
+            "from observe.runtime import FULL_AFTER; tune_process(); "
             "assert gc.get_freeze_count() > 1000, gc.get_freeze_count(); "
-            "assert gc.get_threshold()[2] == FULL_AFTER > 10; "
+            "assert gc.get_threshold() == (YOUNG, 10, FULL_AFTER) and FULL_AFTER > 10, gc.get_threshold(); "
             "assert sys.getswitchinterval() == SWITCH_INTERVAL < 0.005")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
