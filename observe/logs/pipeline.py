@@ -181,8 +181,9 @@ class LogPipeline:
                                           group.truncated)
                 if "log.invalid_utf8" in doc:
                     self.counters["invalid_utf8"] += 1
-                return [Record(doc, group.time_ns, doc["log.level"], group.stream, position, group.raw_lines,
-                               len(text) if text.isascii() else len(text.encode("utf-8", "replace")))]
+                return [tuple.__new__(Record, (doc, group.time_ns, doc["log.level"], group.stream, position,
+                                               group.raw_lines, len(text) if text.isascii() else
+                                               len(text.encode("utf-8", "replace"))))]
             positions: list[LogPosition | None] = [position]
         else:
             positions = [None] * len(groups)
@@ -209,5 +210,6 @@ class LogPipeline:
                 nbytes = utf8_len(stack)
             if "log.invalid_utf8" in doc:
                 self.counters["invalid_utf8"] += 1
-            out.append(Record(doc, group.time_ns, doc["log.level"], group.stream, position, group.raw_lines, nbytes))
+            out.append(tuple.__new__(Record, (doc, group.time_ns, doc["log.level"], group.stream, position,
+                                              group.raw_lines, nbytes)))
         return out
