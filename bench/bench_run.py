@@ -24,6 +24,7 @@ They carry the label ``observe.bench=run`` and are removed at the end.
 
     python3 bench/bench_run.py --runs 3                      # 1 container: file, tcp, logs
     python3 bench/bench_run.py --runs 3 --containers 4 --modes file
+    python3 bench/bench_run.py --runs 3 --containers 1,4 --modes file  # each run: 1 then 4, and their ratio
     python3 bench/bench_run.py --runs 3 --extra=--workers=2  # extra flags for observe run
 
 The corpus comes from ../shared/bench/gen_jsonfile.py (cached under bench/out/).
@@ -268,7 +269,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=1_000_000, help="corpus size in json-file lines")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--containers", type=int, default=1, help="corpus containers followed by one observe run")
+    parser.add_argument("--containers", default="1",
+                        help="corpus containers followed by one observe run; a list (1,4) measures each count in "
+                             "every run, one after the other, and gives each run's ratio to the first count")
     parser.add_argument("--modes", default="file,tcp,logs", help="any of file, tcp, logs")
     parser.add_argument("--quiet", type=float, default=3.0, help="seconds of still output that mean done")
     parser.add_argument("--extra", action="append", default=[], help="extra flags for observe run (repeatable)")
@@ -284,32 +287,43 @@ def main() -> None:
     meta = json.loads((log_file.with_suffix(".meta.json")).read_text()) if log_file.with_suffix(
         ".meta.json").exists() else {}
     expected = meta.get("expected_records_after_multiline")
-    names = make_containers(args.containers, log_file)
+    counts = [int(n) for n in args.containers.split(",")]
+    names = make_containers(max(counts), log_file)
     modes = args.modes.split(",")
     results: dict[str, list[dict[str, Any]]] = {}
+    ratios: dict[str, list[float]] = {}
     try:
         print(f"corpus: {log_file} ({log_file.stat().st_size / 1e6:.0f} MB, {args.lines:,} json-file lines, "
-              f"{expected or '?'} records expected per container); containers: {len(names)}; "
+              f"{expected or '?'} records expected per container); containers: {args.containers}; "
               f"load average {os.getloadavg()[0]:.2f}", flush=True)
         for run in range(args.runs):
             for mode in modes:
-                if mode in ("file", "tcp"):
-                    r = run_collector(names, mode, args.quiet, args.extra, args.keep)
-                    lines = args.lines * len(names)
+                first: dict[str, Any] | None = None
+                for count in counts if mode in ("file", "tcp") else ():
+                    r = run_collector(names[:count], mode, args.quiet, args.extra, args.keep)
+                    lines = args.lines * count
                     r["lines_per_s"] = lines / r["seconds"]
                     r["lines_per_cpu_s"] = lines / r["cpu_seconds"]
-                    r["ok"] = expected is None or r["records"] == expected * len(names)
-                    results.setdefault(mode, []).append(r)
+                    r["ok"] = expected is None or r["records"] == expected * count
+                    key = mode if len(counts) == 1 else f"{mode} x{count}"
+                    results.setdefault(key, []).append(r)
+                    ratio = ""
+                    if first is None:
+                        first = r
+                    else:
+                        r["ratio_to_first"] = r["lines_per_s"] / first["lines_per_s"]
+                        ratios.setdefault(key, []).append(r["ratio_to_first"])
+                        ratio = f"  {r['ratio_to_first']:.2f}x the {counts[0]}-container run"
                     if args.json:
                         print(json.dumps(r), flush=True)
                     else:
-                        print(f"run {run + 1} {mode:5} {r['lines_per_s']:9,.0f} lines/s  "
+                        print(f"run {run + 1} {key:5} {r['lines_per_s']:9,.0f} lines/s  "
                               f"{r['lines_per_cpu_s']:9,.0f} lines/CPU-s  {r['seconds']:6.2f} s  "
                               f"cpu {r['cpu_seconds']:6.2f} s  records {r['records']:,} "
                               f"{'ok' if r['ok'] else 'WRONG'}  rss {r['rss_mb']:.0f} MB "
                               f"(tree {r['rss_tree_mb']:.0f} MB, {r['processes']} proc)  "
-                              f"first output {r['first_output'] or 0:.2f} s  exit {r['exit']}", flush=True)
-                elif mode == "logs":
+                              f"first output {r['first_output'] or 0:.2f} s  exit {r['exit']}{ratio}", flush=True)
+                if mode == "logs":
                     ours = run_logs(names[0], "observe", args.logs_extra)
                     theirs = run_logs(names[0], "docker", [])
                     ratio = ours["seconds"] / theirs["seconds"]
@@ -331,7 +345,9 @@ def main() -> None:
                 print(f"  {mode}: {_range([r['lines_per_s'] for r in rs])} lines/s, "
                       f"{_range([r['lines_per_cpu_s'] for r in rs])} lines/CPU-s, "
                       f"records {_range([r['records'] for r in rs])}, "
-                      f"RSS {_range([r['rss_mb'] for r in rs])} MB (tree {_range([r['rss_tree_mb'] for r in rs])})")
+                      f"RSS {_range([r['rss_mb'] for r in rs])} MB (tree {_range([r['rss_tree_mb'] for r in rs])})"
+                      + (f", {_range(ratios[mode], '{:.2f}')}x the {counts[0]}-container runs"
+                         if mode in ratios else ""))
     finally:
         remove_containers(names)
 
