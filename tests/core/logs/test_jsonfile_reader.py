@@ -45,6 +45,29 @@ def test_reads_lines_streams_and_nanoseconds(tmp_path: Path) -> None:
     assert lines[-1].position is not None and lines[-1].position.offset == log.stat().st_size
 
 
+def test_a_line_many_reads_long_is_read_whole_in_doubling_reads(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 4 MiB line among short ones: whole, in order, and read in a handful of reads (not one per 64 KiB)."""
+    import observe.logs.jsonfile as jsonfile
+
+    log = tmp_path / "c-json.log"
+    big = "x" * (4 << 20)
+    log.write_bytes(entry(0) + entry(1, big) + entry(2))
+    sizes: list[int] = []
+    real = os.pread
+
+    def counting(fd: int, size: int, offset: int) -> bytes:
+        sizes.append(size)
+        return real(fd, size, offset)
+
+    monkeypatch.setattr(jsonfile.os, "pread", counting)
+    lines = drain(JsonFileReader(str(log), max_line_bytes=8 << 20))
+    assert texts(lines) == ["line 0", big, "line 2"]
+    assert lines[-1].position is not None and lines[-1].position.offset == log.stat().st_size
+    assert len(sizes) <= 12 and max(sizes) >= 2 << 20, sizes
+    assert jsonfile.READ_SIZE <= 1 << 16  # short reads: a batch's objects stay in the CPU's cache
+
+
 def test_incomplete_last_line_waits(tmp_path: Path) -> None:
     log = tmp_path / "c-json.log"
     whole = entry(0) + entry(1)
