@@ -57,7 +57,7 @@ def extensions() -> list[Any]:
         return []
     try:
         return list(mypycify(COMPILED, opt_level="3"))
-    except Exception as err:  # mypyc could not translate them: interpreted
+    except (Exception, SystemExit) as err:  # mypyc could not translate them (it exits on a type error): interpreted
         print(f"observe: the log path's modules are not compiled ({err}); they run interpreted")
         return []
 

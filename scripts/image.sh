@@ -16,7 +16,8 @@ say "wheels into build/wheels"
 python3 -m pip wheel --quiet --disable-pip-version-check -w build/wheels . "setuptools>=68" wheel "mypy>=1.15" \
   2> >(grep -v "^WARNING: Location" >&2)
 say "building $TAG on $BASE"
-DOCKER_BUILDKIT=0 docker build --quiet --build-arg BASE="$BASE" \
+# The host's network for the build stage: it installs a C compiler from Debian's archive to compile the log path.
+DOCKER_BUILDKIT=0 docker build --quiet --network host --build-arg BASE="$BASE" \
   --build-arg PIP_OPTIONS="--no-index --find-links /src/build/wheels" -t "$TAG" . >/dev/null \
   2> >(grep -vE "DEPRECATED: The legacy builder|BuildKit is currently disabled|environment-variable|^$" >&2)
 say "built $TAG ($(docker image inspect "$TAG" --format '{{.Size}}') bytes)"

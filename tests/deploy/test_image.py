@@ -119,3 +119,21 @@ def test_image_sees_scrapes_and_ships_the_hosts_containers(
     observer.reload()
     assert observer.attrs["State"]["ExitCode"] == 0, observer.logs()[-2000:]
     assert any(state.iterdir()), "no checkpoint in the state volume"
+
+
+def test_the_images_log_path_is_compiled(docker_client: docker.DockerClient, observe_image: str,
+                                         containers: Containers) -> None:
+    """The build stage installs a compiler from the base's archive: the image runs the compiled log path."""
+    code = ("import importlib; names = ['observe.timefmt'] + ['observe.logs.' + m for m in ('text', 'jsonfile', "
+            "'levels', 'fields', 'multiline', 'normalise', 'pipeline', 'formats')]; "
+            "print(sorted(n for n in names if importlib.import_module(n).__file__.endswith('.py')))")
+    out = docker_client.containers.run(observe_image, ["-c", code], entrypoint="python3", remove=True,
+                                       network_mode="none", name=containers.name("compiled"),
+                                       labels={RUN_LABEL: RUN_ID})
+    assert out.decode().strip() == "[]", f"interpreted in the image: {out.decode().strip()}"
+    size = docker_client.images.get(observe_image).attrs["Size"]
+    gcc = docker_client.containers.run(observe_image, ["-c", "import shutil; print(shutil.which('gcc'))"],
+                                       entrypoint="python3", remove=True, network_mode="none",
+                                       name=containers.name("nogcc"), labels={RUN_LABEL: RUN_ID})
+    assert gcc.decode().strip() == "None", "the compiler was left in the final image"
+    assert size < 400 << 20, size
