@@ -19,7 +19,8 @@ import gc
 
 YOUNG = 50_000
 """Net allocations of tracked objects between two young collections (the default: 700). More than
-a batch of the log path makes (a 1 MiB read is about 3,500 lines), so a batch dies young."""
+the batches a worker holds at once make (a 64 KiB read is about 200 lines, a few objects each), so
+a batch dies young."""
 FULL_AFTER = 100
 """Collections of the middle generation between two full ones (the default: 10)."""
 
