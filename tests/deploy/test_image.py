@@ -16,6 +16,7 @@ from typing import Any
 import docker
 import pytest
 
+from tests.architecture.test_compiled import compiled_modules
 from tests.conftest import RUN_ID, RUN_LABEL, Containers
 from tests.support.nethelpers import free_port, http_get
 from tests.support.waiting import wait_for
@@ -124,8 +125,8 @@ def test_image_sees_scrapes_and_ships_the_hosts_containers(
 def test_the_images_log_path_is_compiled(docker_client: docker.DockerClient, observe_image: str,
                                          containers: Containers) -> None:
     """The build stage installs a compiler from the base's archive: the image runs the compiled log path."""
-    code = ("import importlib; names = ['observe.timefmt'] + ['observe.logs.' + m for m in ('text', 'jsonfile', "
-            "'levels', 'fields', 'multiline', 'normalise', 'pipeline', 'formats')]; "
+    names = [path.removesuffix(".py").replace("/", ".") for path in compiled_modules()]
+    code = (f"import importlib; names = {names!r}; "
             "print(sorted(n for n in names if importlib.import_module(n).__file__.endswith('.py')))")
     out = docker_client.containers.run(observe_image, ["-c", code], entrypoint="python3", remove=True,
                                        network_mode="none", name=containers.name("compiled"),
