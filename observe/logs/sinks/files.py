@@ -2,11 +2,21 @@
 
 The file sink rotates by size (``?max_size=100MB&keep=5``) and reopens its file on SIGHUP
 (``reopen()``), so that logrotate's move-then-signal works.
+
+A write is whole lines or nothing. A writer killed in the middle of a batch (SIGKILL, the
+OOM killer, a power cut) leaves a torn last line; its records were never acknowledged, so the
+checkpoint sends them again. The next write, by this process or by another worker process on
+the same file, first cuts the torn tail back to the last newline, under an exclusive ``flock``
+that every writer holds while it writes (a live writer's half-written batch is never taken
+for a torn one). A failed write (a full disk) is cut back to where it began before the batch
+is retried.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
 import os
 import sys
 import threading
@@ -19,6 +29,10 @@ from observe.logs.formats import render_batch
 from observe.logs.sinks.base import SinkClosed, SinkError, check_format, query_options, redact
 from observe.model import Record
 from observe.units import parse_size
+
+log = logging.getLogger(__name__)
+
+TAIL_STEP = 1 << 16
 
 
 class StdoutSink:
@@ -78,28 +92,29 @@ class FileSink:
         directory = os.path.dirname(path) or "."
         if not os.path.isdir(directory):
             raise ConfigError(f"invalid value for --sink {redact(url)}: directory {directory} does not exist")
-        self._fh: BinaryIO | None = None
+        self._fd: int | None = None
         self._size = 0
         self._open()
 
     def _open(self) -> None:
         try:
-            self._fh = open(self.path, "ab")  # noqa: SIM115 - held open across batches
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as err:
             raise ConfigError(f"invalid value for --sink file://{self.path}: {err.strerror}") from None
-        self._size = self._fh.tell()
+        self._size = os.fstat(self._fd).st_size
 
     def reopen(self) -> None:
         """Close and reopen the path (after logrotate moved the file away)."""
         with self._lock:
-            if self._fh is not None:
-                self._fh.close()
-            self._fh = None
+            if self._fd is not None:
+                os.close(self._fd)
+            self._fd = None
             self._open()
 
     def _rotate(self) -> None:
-        assert self._fh is not None
-        self._fh.close()
+        assert self._fd is not None
+        os.close(self._fd)
+        self._fd = None
         for n in range(self.keep - 1, 0, -1):
             src = f"{self.path}.{n}"
             if os.path.exists(src):
@@ -108,26 +123,62 @@ class FileSink:
             os.replace(self.path, f"{self.path}.1")
         else:
             os.unlink(self.path)
-        self._fh = None
         self._open()
+
+    def _cut_torn_tail(self, fd: int, size: int) -> int:
+        """The file's size once a last line without its newline (a dead writer's) is cut off."""
+        if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+            return size
+        end = size
+        while end > 0:
+            start = max(0, end - TAIL_STEP)
+            chunk = os.pread(fd, end - start, start)
+            nl = chunk.rfind(b"\n")
+            if nl >= 0:
+                end = start + nl + 1
+                break
+            end = start
+        head = os.pread(fd, 80, end)  # what is cut, for the operator's log: its first bytes
+        os.ftruncate(fd, end)
+        log.warning("cut a torn last line of %d bytes from %s: a writer stopped in the middle of it; "
+                    "its records are sent again from the checkpoint", size - end, self.path,
+                    extra={"event": "SinkTornLineCut", "sink": self.name, "bytes": size - end,
+                           "head": head.decode("utf-8", "replace")})
+        return end
+
+    def _append(self, fd: int, data: bytes) -> int:
+        """Appends whole lines under the writers' lock; the file's size after them."""
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            start = self._cut_torn_tail(fd, os.fstat(fd).st_size)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)  # whole lines or nothing: the batch is retried
+                raise
+            return start + len(data)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     def write(self, records: Sequence[Record]) -> None:
         data = render_batch([r.doc for r in records], self.fmt)
         with self._lock:
             try:
-                if self._fh is None:
+                if self._fd is None:
                     self._open()
-                assert self._fh is not None
+                assert self._fd is not None
                 if self.max_size and self._size and self._size + len(data) > self.max_size:
                     self._rotate()
-                self._fh.write(data)
-                self._fh.flush()
-                self._size += len(data)
+                    assert self._fd is not None
+                self._size = self._append(self._fd, data)
             except OSError as err:
                 raise SinkError(f"cannot write to {self.path}: {err.strerror}") from None
 
     def close(self) -> None:
         with self._lock:
-            if self._fh is not None:
-                self._fh.close()
-                self._fh = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None

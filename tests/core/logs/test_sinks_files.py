@@ -13,6 +13,7 @@ import pytest
 
 from observe.errors import ConfigError
 from observe.logs.sinks import SinkClosed, open_sink
+from observe.logs.sinks.base import SinkError
 from observe.logs.sinks.files import FileSink, StdoutSink
 from observe.model import Record
 from observe.units import parse_size
@@ -105,3 +106,73 @@ def test_bad_sink_in_env_fails_too(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "observe", "run", "--no-exporter", "--state-dir", str(tmp_path)],
                             capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 2 and "tcp://h:0" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_file_sink_cuts_a_torn_last_line_before_it_writes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A writer killed in the middle of a batch leaves half a line; the next write must not glue onto it."""
+    out = tmp_path / "out.ndjson"
+    out.write_bytes(b'{"message":"m0"}\n{"message":"m1"}\n{"@timestamp":"2026-12-02T00:37:')
+    sink = FileSink(f"file://{out}?format=json", "json")
+    with caplog.at_level("WARNING"):
+        sink.write([rec(2), rec(3)])
+    sink.close()
+    assert messages(out) == ["m0", "m1", "m2", "m3"]
+    cut = [r for r in caplog.records if getattr(r, "event", "") == "SinkTornLineCut"]
+    assert len(cut) == 1 and cut[0].bytes == len(b'{"@timestamp":"2026-12-02T00:37:')  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("torn", [b"x" * 200_000, b'{"message":"half'])
+def test_file_sink_cuts_a_torn_line_that_is_the_whole_file(tmp_path: Path, torn: bytes) -> None:
+    out = tmp_path / "out.ndjson"
+    out.write_bytes(torn)  # longer than one backwards step, and shorter
+    sink = FileSink(f"file://{out}?format=json", "json")
+    sink.write([rec(0)])
+    sink.close()
+    assert messages(out) == ["m0"]
+
+
+def test_file_sink_failed_write_leaves_whole_lines(tmp_path: Path) -> None:
+    """A full disk in the middle of a batch: the part written is cut back, so the retry repeats nothing."""
+    out = tmp_path / "out.ndjson"
+    sink = FileSink(f"file://{out}?format=json", "json")
+    sink.write([rec(0)])
+    real_write = os.write
+    calls = {"n": 0}
+
+    def short_then_full(fd: int, data: bytes | memoryview) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:  # the first line whole and a piece of the second
+            return real_write(fd, bytes(data[: bytes(data).index(b"\n") + 5]))
+        raise OSError(28, "No space left on device")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "write", short_then_full)
+        with pytest.raises(SinkError, match="No space left"):
+            sink.write([rec(1), rec(2)])
+    sink.write([rec(1), rec(2)])  # the delivery's retry
+    sink.close()
+    assert messages(out) == ["m0", "m1", "m2"]
+
+
+WRITER = """
+import sys
+from observe.logs.sinks.files import FileSink
+from observe.model import Record
+sink = FileSink("file://" + sys.argv[1] + "?format=json", "json")
+for n in range(int(sys.argv[3])):
+    sink.write([Record({"message": f"{sys.argv[2]}-{n}-" + "x" * 3000}, n, "info", "stdout", None, 1, 2)
+                for _ in range(20)])
+"""
+
+
+def test_file_sink_writers_in_several_processes_keep_lines_whole(tmp_path: Path) -> None:
+    """``--workers`` processes append to one file: no line is cut or glued, none taken for a torn one."""
+    out = tmp_path / "out.ndjson"
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(out), name, "150"]) for name in ("a", "b", "c")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    lines = out.read_bytes().split(b"\n")
+    assert lines[-1] == b""
+    docs = [json.loads(line) for line in lines[:-1]]
+    for name in ("a", "b", "c"):
+        mine = [d["message"].split("-")[1] for d in docs if d["message"].startswith(f"{name}-")]
+        assert mine == [str(n) for n in range(150) for _ in range(20)], "every line of every writer, in order"
