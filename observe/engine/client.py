@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -21,6 +22,7 @@ from observe.config import Config
 from observe.engine.address import engine_address, unavailable
 from observe.engine.streams import ExecSocket, LogStream, Stream, dedicate, frame_header, release
 from observe.errors import ContainerNotFound, ObserveError
+from observe.timefmt import parse_ns
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,6 +60,7 @@ class Engine:
         except (requests.exceptions.RequestException, OSError) as err:
             raise unavailable(self.address, err) from None
         self._info: dict[str, Any] | None = None
+        self._clock_offset: int | None = None
 
     @staticmethod
     def _tls(cert_path: str, verify: bool) -> TLSConfig:
@@ -102,6 +105,23 @@ class Engine:
         if self._info is None:
             self._info = self.call(self.api.info)
         return self._info
+
+    def clock_offset_ns(self) -> int:
+        """How far the engine's clock runs ahead of ours, in ns (0 for a local engine: one clock).
+
+        Measured once from ``/info``'s ``SystemTime``, against the middle of the call.
+        """
+        if self.is_local:
+            return 0
+        if self._clock_offset is None:
+            before = time.time_ns()
+            info = self.call(self.api.info)
+            after = time.time_ns()
+            try:
+                self._clock_offset = parse_ns(str(info.get("SystemTime", ""))) - (before + after) // 2
+            except ValueError:
+                self._clock_offset = 0
+        return self._clock_offset
 
     def refresh_info(self) -> dict[str, Any]:
         self._info = None

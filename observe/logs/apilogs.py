@@ -1,143 +1,41 @@
 """The Docker API log reader: works with any driver that can be read and with remote engines.
 
-The engine's follow stream has two faults after its json-file log rotates: it may stall, and it
-may send again lines it already sent. Both are handled here.
+The engine's follow stream has three faults when its json-file (or local) log rotates: it may
+stall, it may send again lines it already sent, and, when it is more than a file behind the
+writer, it skips the files between (dockerd 20.10 opens the log's current file by name at a
+rotation). All three are handled here.
 
 It asks for Docker's timestamps and keeps the last (time, ordinal within that instant) it
 handed out. When the follow stream stalls (the engine has a known fault where a follow stream
 stops after the log file rotates) or drops, it reopens with ``since`` at that instant and skips
-what it already gave, so nothing is repeated and nothing is lost.
+what it already gave, so nothing is repeated and nothing is lost. When the lines it reads fall
+``CATCH_UP_LAG`` behind the engine's clock, it leaves the follow stream before a rotation can
+skip a file, reads without follow from its mark (such a read takes every file it opened, to
+their ends), and follows again from where that read ended.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 
 from observe.engine import Engine, LogStream, StreamStalled
 from observe.errors import ContainerNotFound, EngineUnavailable, ObserveError
+from observe.logs.apiframes import Message, RawSplitter, decode, incomplete_tail, split_frame
 from observe.model import LogLine, LogPosition, StreamState
-from observe.timefmt import parse_ns
 
 log = logging.getLogger(__name__)
 
-PARTIAL_SIZE = 16 * 1024
 RECENT_LINES = 65536
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 5.0
 """Seconds between reopens of a stream that gave nothing (a crash-looping container, an engine that is
 down): doubling from the first to the max, back to none as soon as a stream gives lines."""
-_TS = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) ")
-_ENGINE_TS = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z ")  # the engine's own, fixed width
-
-
-Message = tuple[int, bytes, bool]
-"""(time_ns, content bytes without the newline, partial): one message of the engine's log stream."""
-
-
-def split_frame(payload: bytes) -> Message:
-    """One frame of a multiplexed stream: Docker writes one log message per frame, its timestamp first.
-
-    The frame's own length (from its header) bounds the message, so nothing here depends on
-    how long the content is once decoded. A message that does not end in a newline is partial:
-    the rest of its line follows in the next message of the same stream (or it was the last,
-    unterminated line of the log).
-    """
-    m = _TS.match(payload)
-    if m is None:  # not timestamped (should not happen): keep the bytes as a line of text
-        time_ns, content = 0, payload
-    else:
-        time_ns, content = parse_ns(m.group()[:-1].decode()), payload[m.end():]
-    if content.endswith(b"\n"):
-        return time_ns, content[:-1], False
-    return time_ns, content, True
-
-
-class _RawSplitter:
-    """Turns a TTY container's raw stream (no frames, not line-aligned) into timestamped messages.
-
-    A message ends at its newline, or where the next chunk of the same long line begins: Docker
-    gives every chunk of a split line the timestamp of its first, so the boundary is where that
-    same timestamp appears again (engines that stamped each chunk anew split at exactly 16 KiB).
-    The last chunk of a split line may have no newline (the ``local`` driver's): it ends where
-    the engine's next timestamp begins. The content's decoded length is never used: a chunk whose
-    bytes the json-file driver replaced with U+FFFD is longer than 16 KiB in the stream.
-    """
-
-    def __init__(self) -> None:
-        self.buf = b""
-        self.continuing = False  # the last message was a chunk cut at a boundary
-
-    def feed(self, data: bytes, final: bool = False) -> list[Message]:
-        """Every complete message in the buffer (with ``final``, also what is left)."""
-        buf = self.buf + data if data else self.buf
-        out: list[Message] = []
-        pos = 0
-        size = len(buf)
-        while pos < size:
-            m = _TS.match(buf, pos)
-            if m is None:
-                # Not at a timestamp: bytes we cannot place (should not happen); keep them as text.
-                nl = buf.find(b"\n", pos)
-                if nl < 0 and not final:
-                    break
-                end = size if nl < 0 else nl
-                out.append((0, buf[pos:end], False))
-                pos = end + 1
-                continue
-            stamp = m.group()
-            start = m.end()
-            nl = buf.find(b"\n", start)
-            limit = size if nl < 0 else nl
-            boundary, cut = buf.find(stamp, start, limit), True
-            if boundary < 0 and limit - start > PARTIAL_SIZE and _TS.match(buf, start + PARTIAL_SIZE):
-                boundary = start + PARTIAL_SIZE
-            if boundary < 0 and self.continuing:
-                later = _ENGINE_TS.search(buf, start, limit)
-                boundary, cut = (later.start(), False) if later is not None else (-1, True)
-            time_ns = parse_ns(stamp[:-1].decode())
-            if boundary >= 0:
-                out.append((time_ns, buf[start:boundary], True))
-                self.continuing = cut
-                pos = boundary
-                continue
-            if nl < 0:
-                if final:
-                    out.append((time_ns, buf[start:], True))
-                    pos = size
-                break
-            out.append((time_ns, buf[start:nl], False))
-            self.continuing = False
-            pos = nl + 1
-        self.buf = buf[pos:]
-        return out
-
-
-def incomplete_tail(data: bytes) -> int:
-    """How many bytes at the end of ``data`` start a UTF-8 character that is not complete yet (0 to 3).
-
-    Splitting there (just before a byte that is not a continuation byte) decodes exactly as the
-    joined bytes would.
-    """
-    n = len(data)
-    for back in range(1, min(4, n) + 1):
-        byte = data[n - back]
-        if byte & 0xC0 == 0x80:
-            continue
-        need = 2 if 0xC2 <= byte <= 0xDF else 3 if 0xE0 <= byte <= 0xEF else 4 if 0xF0 <= byte <= 0xF4 else 0
-        return back if need > back else 0
-    return 0
-
-
-def decode(data: bytes) -> tuple[str, bool]:
-    """(text, had invalid UTF-8): invalid bytes replaced with U+FFFD."""
-    try:
-        return data.decode("utf-8"), False
-    except UnicodeDecodeError:
-        return data.decode("utf-8", "replace"), True
+CATCH_UP_LAG = 0.5
+"""Seconds a follow stream's lines may trail the engine's clock before the reader catches up without follow."""
 
 
 class ApiLogReader:
@@ -185,6 +83,9 @@ class ApiLogReader:
         self.last_ns = position.time_ns if position else 0
         self.last_seq = position.seq if position else -1
         self.reopens = 0
+        self.catch_ups = 0
+        self._lag_ns = int(CATCH_UP_LAG * 1e9)
+        self._clock_offset: int | None = None
         # What the current stream replays and must be skipped: lines before the mark's instant, and
         # the first ``_skip_seq + 1`` lines at it.
         self._skip_ns = self.last_ns
@@ -234,6 +135,15 @@ class ApiLogReader:
         elif time_ns == self.last_ns:
             self.last_seq += 1
 
+    def _behind(self, time_ns: int) -> bool:
+        """Whether a line of this time, read now, trails the engine's clock by more than the lag allowed."""
+        if self._clock_offset is None:
+            try:
+                self._clock_offset = self.engine.clock_offset_ns()
+            except ObserveError:
+                self._clock_offset = 0
+        return time_ns > 0 and time.time_ns() + self._clock_offset - time_ns > self._lag_ns
+
     def _report(self, kind: str, detail: str = "") -> None:
         state = StreamState(kind, detail)
         if state != self.state:
@@ -256,12 +166,15 @@ class ApiLogReader:
         first = True
         backoff = 0.0
         last_read = False
+        catching_up = False
         while not self._closed.is_set():
             if backoff and self._closed.wait(backoff):
                 break
             self._skip_ns, self._skip_seq, self._at_skip = self.last_ns, self.last_seq, 0
+            following = self.follow and not last_read and not catching_up
+            caught_up_read, catching_up = catching_up, False
             try:
-                self._stream = self._open(first, self.follow and not last_read)
+                self._stream = self._open(first, following)
             except ContainerNotFound:
                 self._report("ended", "the container was removed")
                 self.missing = first
@@ -283,7 +196,7 @@ class ApiLogReader:
             if self._closed.is_set():  # closed while it opened: close() saw no stream to close
                 self._stream.close()
                 return
-            raw = _RawSplitter() if self.tty else None
+            raw = RawSplitter() if self.tty else None
             ended_cleanly = False
             gave = False
             if self.state.kind == "retrying":
@@ -297,6 +210,15 @@ class ApiLogReader:
                             gave = True
                             self._report("following")
                         yield batch
+                        if following and self._behind(batch[-1].time_ns):
+                            catching_up = True
+                            break
+                if catching_up:
+                    self.catch_ups += 1
+                    log.debug("log stream behind the engine; reading without follow to catch up",
+                              extra={"event": "LogStreamCatchUp", "container": self.container_id})
+                    backoff = 0.0
+                    continue
                 ended_cleanly = True
             except StreamStalled:
                 self.reopens += 1
@@ -317,6 +239,8 @@ class ApiLogReader:
                 if self._stream is not None:
                     self._stream.close()
             if ended_cleanly:
+                if caught_up_read and not gave:
+                    self._lag_ns *= 2  # it was not behind: the clocks disagree more than measured
                 if raw is not None:
                     batch = self._lines(raw.feed(b"", final=True), "stdout")
                     if batch:

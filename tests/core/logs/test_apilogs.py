@@ -7,7 +7,8 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from observe.logs.apilogs import ApiLogReader, _RawSplitter, incomplete_tail, split_frame
+from observe.logs.apiframes import RawSplitter, incomplete_tail, split_frame
+from observe.logs.apilogs import ApiLogReader
 
 STAMP = b"2026-12-01T08:59:37.986645952Z "
 STAMP_NS = 1796115577986645952
@@ -28,7 +29,7 @@ def test_frame_is_one_message_whatever_its_decoded_length() -> None:
 def test_raw_stream_splits_at_the_repeated_stamp_not_at_16_kib() -> None:
     first = b"A" * 16383 + "\ufffd".encode()
     data = STAMP + first + STAMP + "\ufffdBBB\r\n".encode() + STAMP.replace(b"52Z", b"53Z") + b"next\r\n"
-    out = _RawSplitter().feed(data)
+    out = RawSplitter().feed(data)
     assert [(c, p) for _, c, p in out] == [(first, True), ("\ufffdBBB\r".encode(), False), (b"next\r", False)]
 
 
@@ -88,7 +89,7 @@ def test_last_chunk_without_newline_ends_at_the_next_time() -> None:
                            (later, b"next", False)], "stdout")
     assert [(line.text[-4:], line.partial) for line in lines] == [("AAAA", True), ("éBBB", True), ("", False),
                                                                     ("next", False)]
-    raw = _RawSplitter()
+    raw = RawSplitter()
     again = STAMP.replace(b"52Z", b"53Z")
     out = raw.feed(STAMP + b"A" * 16384 + STAMP + b"BBB" + again + b"next\r\n")
     assert [(c[-4:], p) for _, c, p in out] == [(b"AAAA", True), (b"BBB", True), (b"ext\r", False)]

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from observe.logs.apilogs import _RawSplitter
+from observe.logs.apiframes import RawSplitter
 from observe.logs.checkpoints import CheckpointStore
 from observe.logs.delivery import Delivery
 from observe.logs.sinks.base import SinkError
@@ -113,7 +113,7 @@ def test_api_raw_stream_reassembles_unaligned_reads() -> None:
     # The chunks of a split line carry the time of its first (ts(2) twice).
     data = ts(1) + b"hello\n" + ts(2) + b"x" * 16384 + ts(2) + b"tail\n" + ts(4) + b"no newline"
     for size in (1, 7, 100, len(data)):
-        buf = _RawSplitter()
+        buf = RawSplitter()
         out = []
         for i in range(0, len(data), size):
             out.extend(buf.feed(data[i:i + size]))
@@ -127,7 +127,7 @@ def test_api_raw_stream_reassembles_unaligned_reads() -> None:
        st.integers(min_value=1, max_value=64))
 def test_api_raw_stream_any_chunking(payloads: list[bytes], size: int) -> None:
     data = b"".join(ts(i % 60) + p + b"\n" for i, p in enumerate(payloads))
-    buf = _RawSplitter()
+    buf = RawSplitter()
     out = []
     for i in range(0, len(data), size):
         out.extend(buf.feed(data[i:i + size]))
