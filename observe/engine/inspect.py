@@ -87,6 +87,27 @@ def engine_cgroup(info: Mapping[str, Any]) -> tuple[str, int]:
     return driver, 2 if version == "2" else 1
 
 
+NO_ROTATION_DRIVERS = frozenset({"journald", "none", "etwlogs"})
+"""Drivers whose readable log is not a set of files rotated by size."""
+
+
+def log_rotates(doc: Mapping[str, Any]) -> bool:
+    """Whether the container's readable log is files rotated by size (from an inspect document).
+
+    ``local`` rotates by default (20 MB), and so do the cache files that other drivers read
+    from (dual logging); ``json-file`` only with a ``max-size``. The daemon's default options
+    are merged into the container's ``LogConfig`` when it is created.
+    """
+    config: Mapping[str, Any] = (doc.get("HostConfig") or {}).get("LogConfig") or {}
+    driver = str(config.get("Type") or "")
+    if driver in NO_ROTATION_DRIVERS:
+        return False
+    if driver == "json-file":
+        size = str((config.get("Config") or {}).get("max-size") or "")
+        return size not in ("", "-1")
+    return True
+
+
 def _int(value: Any) -> int:
     try:
         return int(value or 0)

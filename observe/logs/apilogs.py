@@ -53,6 +53,9 @@ class ApiLogReader:
             end only on ``close()`` or when the container is removed.
         on_state: told (from the reading thread) when the stream starts following, retries, waits
             for its container to run again, or ends.
+        rotates: the log is files rotated by size (``observe.engine.inspect.log_rotates``): only
+            then can the follow stream skip a file, so only then does a trailing reader catch up
+            (a read without follow makes the engine scan the log from its first file).
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class ApiLogReader:
         stall_timeout: float = 10.0,
         persistent: bool = False,
         on_state: Callable[[StreamState], None] | None = None,
+        rotates: bool = True,
     ) -> None:
         self.engine = engine
         self.persistent = persistent
@@ -84,6 +88,7 @@ class ApiLogReader:
         self.last_seq = position.seq if position else -1
         self.reopens = 0
         self.catch_ups = 0
+        self.rotates = rotates
         self._lag_ns = int(CATCH_UP_LAG * 1e9)
         self._clock_offset: int | None = None
         # What the current stream replays and must be skipped: lines before the mark's instant, and
@@ -210,7 +215,7 @@ class ApiLogReader:
                             gave = True
                             self._report("following")
                         yield batch
-                        if following and self._behind(batch[-1].time_ns):
+                        if following and self.rotates and self._behind(batch[-1].time_ns):
                             catching_up = True
                             break
                 if catching_up:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from observe.engine import Engine
+from observe.engine.inspect import log_rotates
 from observe.errors import ContainerNotFound, ObserveError
 from observe.logs.apilogs import ApiLogReader
 from observe.logs.jsonfile import JsonFileReader
@@ -268,7 +269,7 @@ class Follow:
             tail = 0
         reader = ApiLogReader(self.engine, c.id, tty=c.tty, position=self.position, follow=opts.follow, tail=tail,
                               since_ns=opts.since_ns, stall_timeout=opts.stall_timeout, persistent=opts.persistent,
-                              on_state=self.on_state)
+                              on_state=self.on_state, rotates=log_rotates(c.raw))
         self._api = reader
         if self.stopping.is_set():
             reader.close()
