@@ -190,6 +190,10 @@ OPTIONS: tuple[Option, ...] = (
            "on the first start, read containers already running from their first line (not from now)", "BOOL"),
     Option("workers", _count, 0,
            "observe run: processes that share the followed containers (0: one per core; 1: all in one)", "N"),
+    Option("cpu_affinity", _choice("auto", "none"), "auto",
+           "observe run: keep each collecting process on one CPU (auto: worker k on the k-th CPU it may use, "
+           "one process on the CPU it starts on, unless there are more workers than CPUs; none: wherever "
+           "the kernel puts it)", "MODE"),
     Option("json_key", _text, "", "key under which an app's extra JSON fields go (empty: top level)", "KEY"),
     Option("stdout_level", _level, "info", "log.level of stdout lines that name no level", "LEVEL"),
     Option("stderr_level", _level, "error", "log.level of stderr lines that name no level", "LEVEL"),
@@ -258,6 +262,7 @@ class Config:
     reader: str = "auto"
     read_from_head: bool = False
     workers: int = 0
+    cpu_affinity: str = "auto"
     json_key: str = ""
     stdout_level: str = "info"
     stderr_level: str = "error"

@@ -1,4 +1,6 @@
-"""The interpreter's garbage collector, set for a process that moves many short-lived objects.
+"""A collecting process's runtime: its garbage collector, and the CPU it keeps to.
+
+The garbage collector, set for a process that moves many short-lived objects:
 
 The log path makes a handful of tuples and dicts per line (a raw line, its position, a record,
 its document) that live for one batch: thousands at a time, none in a reference cycle. With the
@@ -11,11 +13,23 @@ to collections that found nothing.
 ``quiet_collector`` moves what start-up made (modules, classes, the core) out of the
 collector's walks and makes collections rarer. Cyclic garbage is still found: later, and it
 is small (an exception's traceback, a closed connection's objects).
+
+The CPU: a collecting process runs Python on one core at a time (one interpreter lock), but its
+threads hand records to each other (the follower builds them, the sink thread renders and frees
+them). Left to the kernel, the woken thread often runs on the other, idle core, and each batch's
+objects cross between the cores' caches twice: on the 1M-line corpus, ``observe run`` used 22 %
+more CPU and 18 % more wall time than the same process kept on one core. ``keep_to_one_cpu``
+keeps every thread of the process on one CPU of those it may use, when there are at least as
+many CPUs as collecting processes: with more processes than CPUs, the kernel's balancing does
+better than a fixed share (four workers on two cores, four busy containers: 134k lines/s left
+to the kernel, 116k kept two to a core).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
 
 YOUNG = 50_000
 """Net allocations of tracked objects between two young collections (the default: 700). More than
@@ -32,3 +46,37 @@ def quiet_collector(young: int = YOUNG) -> None:
     gc.freeze()
     _, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_AFTER)
+
+
+def keep_to_one_cpu(index: int | None, processes: int = 1) -> int | None:
+    """Keep this process's threads (and those it starts) on one CPU; that CPU, or None when not kept.
+
+    ``index``: a worker's number among ``processes`` (worker k keeps to the k-th CPU it may use, so
+    that N workers on N cores have one each); None for a process on its own: the CPU it runs on
+    now. Nothing is done when the process may use one CPU only, when there are more processes
+    than CPUs, or where the kernel does not support it.
+    """
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+    if len(allowed) < 2 or processes > len(allowed):
+        return None
+    cpu = allowed[index % len(allowed)] if index is not None else _current_cpu(allowed)
+    kept = False
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError, ValueError):
+            os.sched_setaffinity(int(tid), {cpu})
+            kept = True
+    return cpu if kept else None
+
+
+def _current_cpu(allowed: list[int]) -> int:
+    """The CPU this thread last ran on (field 39 of /proc/thread-self/stat), if it is allowed."""
+    try:
+        with open("/proc/thread-self/stat") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+        cpu = int(fields[36])
+    except (OSError, ValueError, IndexError):
+        return allowed[0]
+    return cpu if cpu in allowed else allowed[0]

@@ -37,7 +37,7 @@ from observe.logs.workers import (
     report,
 )
 from observe.model import LEVEL_RANK, LEVELS, ContainerInfo, LogPosition, Record
-from observe.runtime import quiet_collector
+from observe.runtime import keep_to_one_cpu, quiet_collector
 from observe.timefmt import parse_ns
 from observe.units import parse_duration
 
@@ -222,6 +222,10 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         workers = effective_workers(config.workers, config.sink)
         if workers > 1:
             return _run_workers(args, config, workers)
+    if config.cpu_affinity == "auto":
+        cpu = keep_to_one_cpu(shard[0] if shard[1] > 1 else None, shard[1])
+        if cpu is not None:
+            log.debug("collecting on one CPU", extra={"event": "CollectorCpu", "cpu": cpu})
     core = build_core(config)
     quiet_collector()
     exporting = None
