@@ -9,15 +9,18 @@ checkpoint sends them again. The next write, by this process or by another worke
 the same file, first cuts the torn tail back to the last newline, under an exclusive ``flock``
 that every writer holds while it writes (a live writer's half-written batch is never taken
 for a torn one). A failed write (a full disk) is cut back to where it began before the batch
-is retried.
+is retried. A FIFO, a device, a file we may not read or a filesystem without locks is only
+appended to.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import os
+import stat
 import sys
 import threading
 from collections.abc import Sequence
@@ -33,6 +36,12 @@ from observe.units import parse_size
 log = logging.getLogger(__name__)
 
 TAIL_STEP = 1 << 16
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 class StdoutSink:
@@ -94,14 +103,23 @@ class FileSink:
             raise ConfigError(f"invalid value for --sink {redact(url)}: directory {directory} does not exist")
         self._fd: int | None = None
         self._size = 0
+        self._whole = True  # writes are whole lines or nothing (a regular file we may read and lock)
         self._open()
 
     def _open(self) -> None:
+        flags = os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
         try:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | flags, 0o644)
+            except PermissionError:  # a file we may only write to: appended to, never repaired
+                self._fd = os.open(self.path, os.O_WRONLY | flags, 0o644)
+                self._whole = False
         except OSError as err:
             raise ConfigError(f"invalid value for --sink file://{self.path}: {err.strerror}") from None
-        self._size = os.fstat(self._fd).st_size
+        info = os.fstat(self._fd)
+        self._size = info.st_size
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device: nothing to cut or lock
+            self._whole = False
 
     def reopen(self) -> None:
         """Close and reopen the path (after logrotate moved the file away)."""
@@ -148,13 +166,13 @@ class FileSink:
 
     def _append(self, fd: int, data: bytes) -> int:
         """Appends whole lines under the writers' lock; the file's size after them."""
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not self._whole or not self._lock_file(fd):
+            _write_all(fd, data)
+            return self._size + len(data)
         try:
             start = self._cut_torn_tail(fd, os.fstat(fd).st_size)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
+                _write_all(fd, data)
             except OSError:
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, start)  # whole lines or nothing: the batch is retried
@@ -162,6 +180,19 @@ class FileSink:
             return start + len(data)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _lock_file(self, fd: int) -> bool:
+        """Take the writers' lock; False (and never again) where the filesystem has no locks."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as err:
+            if err.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                raise
+            self._whole = False
+            log.warning("%s cannot be locked (%s): lines are appended without the torn-line repair",
+                        self.path, err.strerror, extra={"event": "SinkFileUnlocked", "sink": self.name})
+            return False
+        return True
 
     def write(self, records: Sequence[Record]) -> None:
         data = render_batch([r.doc for r in records], self.fmt)

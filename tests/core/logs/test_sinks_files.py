@@ -176,3 +176,37 @@ def test_file_sink_writers_in_several_processes_keep_lines_whole(tmp_path: Path)
     for name in ("a", "b", "c"):
         mine = [d["message"].split("-")[1] for d in docs if d["message"].startswith(f"{name}-")]
         assert mine == [str(n) for n in range(150) for _ in range(20)], "every line of every writer, in order"
+
+
+def test_file_sink_to_a_fifo_appends_lines(tmp_path: Path) -> None:
+    """A named pipe (a shipper reading it) is neither cut nor locked: the lines go through as they are."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        sink = FileSink(f"file://{fifo}?format=json", "json")
+        sink.write([rec(0), rec(1)])
+        sink.close()
+        lines = os.read(reader, 1 << 16).decode().splitlines()
+    finally:
+        os.close(reader)
+    assert [json.loads(line)["message"] for line in lines] == ["m0", "m1"]
+
+
+def test_file_sink_to_a_file_it_may_only_write_appends_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opened for writing only (as root reads any file, the refusal to read is the kernel's, simulated)."""
+    out = tmp_path / "out.ndjson"
+    out.write_text('{"message":"m0"}\n')
+    real_open = os.open
+
+    def no_reading(path: str, flags: int, mode: int = 0o777) -> int:
+        if flags & os.O_RDWR:
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", no_reading)
+    sink = FileSink(f"file://{out}?format=json", "json")
+    sink.write([rec(1)])
+    sink.close()
+    monkeypatch.undo()
+    assert messages(out) == ["m0", "m1"]
