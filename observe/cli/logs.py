@@ -18,6 +18,7 @@ from observe.config import Config
 from observe.core import Core, build_core
 from observe.errors import ConfigError, ContainerNotFound
 from observe.logs import parallel
+from observe.logs.checkpoints import lock_state_dir
 from observe.logs.delivery import log_sink_stopped
 from observe.logs.follow import MAX_JSONFILE_LINE, Follow, FollowOptions, choose_reader, follow_records
 from observe.logs.formats import FORMATS, render, render_batch
@@ -219,6 +220,8 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         if os.environ.get(PARENT_ENV, "").isdigit():
             die_with_parent(int(os.environ[PARENT_ENV]))
     else:
+        # Held until this process exits: one collector per state directory (its workers share it).
+        args.state_lock = lock_state_dir(config.state_dir, config.stop_timeout + 5)
         workers = effective_workers(config.workers, config.sink)
         if workers > 1:
             return _run_workers(args, config, workers)

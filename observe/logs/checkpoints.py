@@ -19,6 +19,7 @@ ran while observe was down.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import tempfile
@@ -189,3 +190,51 @@ class CheckpointStore:
             with self._lock:
                 self._dirty = True
             log.error("cannot save checkpoints", extra={"event": "CheckpointSaveFailed", "error": str(err)})
+
+
+LOCK_FILE = "lock"
+
+
+def lock_state_dir(state_dir: str, wait: float) -> int:
+    """Hold ``<state-dir>/lock`` for this process (the collector, or the supervisor of its workers).
+
+    Two collectors on one state directory would both ship every line and overwrite each
+    other's checkpoints. The lock is an exclusive ``flock`` kept while the process lives (the
+    kernel lets it go when it dies, SIGKILL included); the file names its holder's pid. A
+    collector still draining (a restart) is waited for, up to ``wait`` seconds. Returns the
+    descriptor that holds it.
+
+    Raises:
+        ConfigError: the directory cannot be used, or another collector kept it past ``wait``.
+    """
+    directory = Path(state_dir)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        raise ConfigError(f"invalid value for --state-dir: cannot use {state_dir}: {err.strerror}") from None
+    deadline = time.monotonic() + wait
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise ConfigError(f"invalid value for --state-dir: another observe run (pid {holder}) is using "
+                                  f"{state_dir}; stop it, or give each collector its own --state-dir") from None
+            if not told:
+                told = True
+                log.warning("waiting for the observe run (pid %s) that holds %s to stop", holder, state_dir,
+                            extra={"event": "StateDirBusy", "pid": holder, "state_dir": state_dir})
+            time.sleep(0.1)
+        except OSError as err:  # a filesystem without locks: run as before, unguarded
+            log.warning("cannot lock %s (%s): nothing keeps a second collector off it", state_dir, err.strerror,
+                        extra={"event": "StateDirUnlocked", "state_dir": state_dir})
+            return fd
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
