@@ -220,8 +220,9 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         if os.environ.get(PARENT_ENV, "").isdigit():
             die_with_parent(int(os.environ[PARENT_ENV]))
     else:
-        # Held until this process exits: one collector per state directory (its workers share it).
-        args.state_lock = lock_state_dir(config.state_dir, config.stop_timeout + 5)
+        # One collector per state directory (its workers share it): the descriptor stays open, and the lock
+        # held, until this process exits.
+        lock_state_dir(config.state_dir, config.stop_timeout + 5)
         workers = effective_workers(config.workers, config.sink)
         if workers > 1:
             return _run_workers(args, config, workers)
