@@ -103,6 +103,7 @@ class Follow:
         self.draining = threading.Event()  # the container stopped: read to the end, then finish
         self.stopping = threading.Event()  # shut down now (after flushing what is held)
         self.done = threading.Event()
+        self.on_done: Callable[[], None] | None = None  # told (from the follow's thread) right after ``done``
         self.read_to_end = False  # the log was read to its end after the container stopped
         self.failed = False  # could not be read (an error, or removed first): not worth trying again
         self.end_run: Hashable = UNSEEN  # the run whose stop the drain was asked for
@@ -197,6 +198,8 @@ class Follow:
             self._state(StreamState("error", f"{type(err).__name__}: {err}"))
         finally:
             self.done.set()
+            if self.on_done is not None:
+                self.on_done()
             log.info("stopped following container logs", extra={"event": "LogFollowStopped",
                                                                  "container": self.container.name})
 
