@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import Containers
 from tests.support.collector_run import CollectorProcess
+from tests.support.procs import children
 
 
 def test_quiet_collector_freezes_start_up_and_makes_collections_rare() -> None:
@@ -115,8 +116,7 @@ def test_observe_run_keeps_each_collecting_process_to_its_own_cpu(tmp_path: Path
         collector.wait_ready()
         assert collector.proc is not None
         root = collector.proc.pid
-        children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == root]
-        collecting = children if flags[1] != "1" else [root]
+        collecting = children(root) if flags[1] != "1" else [root]
         assert len(collecting) == int(flags[1])
         cpus = [allowed_cpus(pid) for pid in collecting]
         if kept:
@@ -129,10 +129,3 @@ def test_observe_run_keeps_each_collecting_process_to_its_own_cpu(tmp_path: Path
         assert collector.stop() == 0
     finally:
         collector.close()
-
-
-def _ppid(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
-    except (OSError, ValueError, IndexError):
-        return -1

@@ -22,6 +22,7 @@ from observe.telemetry import LogCounters, SinkStatus
 from tests.conftest import Containers
 from tests.support.collector_run import CollectorProcess
 from tests.support.nethelpers import free_port
+from tests.support.procs import alive, children, cpu_ticks
 from tests.support.waiting import wait_for
 
 
@@ -212,34 +213,15 @@ def test_workers_die_at_once_with_a_killed_supervisor_and_wait_for_it_without_wa
         collector.wait_ready()
         assert collector.proc is not None
         root = collector.proc.pid
-        workers = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == root]
+        workers = children(root)
         assert len(workers) == 2
-        before = [_cpu_ticks(pid) for pid in workers]
+        before = [cpu_ticks(pid) for pid in workers]
         time.sleep(3)  # idle: what the workers spend while nothing happens is the measure
-        spent = [_cpu_ticks(pid) - b for pid, b in zip(workers, before, strict=True)]
+        spent = [cpu_ticks(pid) - b for pid, b in zip(workers, before, strict=True)]
         assert all(s <= 15 for s in spent), f"idle workers used {spent} ticks of CPU in 3 s"
         os.kill(root, signal.SIGKILL)
         started = time.monotonic()
-        wait_for(lambda: not any(_alive(pid) for pid in workers), "the workers gone", timeout=10, interval=0.02)
+        wait_for(lambda: not any(alive(pid) for pid in workers), "the workers gone", timeout=10, interval=0.02)
         assert time.monotonic() - started < 1.0
     finally:
         collector.close()
-
-
-def _parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
-    except (OSError, ValueError, IndexError):
-        return -1
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return int(fields[11]) + int(fields[12])
