@@ -221,6 +221,7 @@ def run_collector(names: list[str], mode: str, quiet: float, extra: list[str], k
         records = count_lines(out)
         if keep is not None:
             shutil.copyfile(out, keep)
+            shutil.copyfile(work / "stderr", f"{keep}.stderr")
         elapsed = last_change - t0
         return {
             "mode": mode, "containers": len(names), "records": records, "seconds": elapsed,

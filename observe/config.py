@@ -81,6 +81,10 @@ def _size(text: str) -> int:
     return value
 
 
+def _size_or_zero(text: str) -> int:
+    return 0 if text.strip() in ("0", "") else _size(text)
+
+
 def _format(text: str) -> str:
     return _choice("logstash", "json", "text")(text)
 
@@ -194,6 +198,9 @@ OPTIONS: tuple[Option, ...] = (
            "observe run: keep each collecting process on one CPU (auto: worker k on the k-th CPU it may use, "
            "one process on the CPU it starts on, unless there are more workers than CPUs; none: wherever "
            "the kernel puts it)", "MODE"),
+    Option("split_backlog", _size_or_zero, 8 << 20,
+           "observe run: a container's unread json-file log of this size or more is read by two processes, "
+           "when a second core and temporary space are free (0: never)", "SIZE"),
     Option("json_key", _text, "", "key under which an app's extra JSON fields go (empty: top level)", "KEY"),
     Option("stdout_level", _level, "info", "log.level of stdout lines that name no level", "LEVEL"),
     Option("stderr_level", _level, "error", "log.level of stderr lines that name no level", "LEVEL"),
@@ -263,6 +270,7 @@ class Config:
     read_from_head: bool = False
     workers: int = 0
     cpu_affinity: str = "auto"
+    split_backlog: int = 8 << 20
     json_key: str = ""
     stdout_level: str = "info"
     stderr_level: str = "error"

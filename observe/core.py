@@ -100,7 +100,7 @@ class Core:
         self.delivery = Delivery(sinks, store)
         self.delivery.start()
         options = CollectorOptions(self.normalise_options(), reader=cfg.reader, read_from_head=cfg.read_from_head,
-                                   stall_timeout=cfg.stall_timeout, shard=shard)
+                                   stall_timeout=cfg.stall_timeout, shard=shard, split_backlog=cfg.split_backlog)
         self.collector = Collector(self.engine, self.inventory, self.delivery, store, self.log_counters, options)
         self.collector.start()
         return self.collector

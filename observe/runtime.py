@@ -38,6 +38,8 @@ a batch dies young."""
 FULL_AFTER = 100
 """Collections of the middle generation between two full ones (the default: 10)."""
 
+_before_kept: list[frozenset[int]] = []  # the CPUs this process could use before keep_to_one_cpu
+
 
 def quiet_collector(young: int = YOUNG) -> None:
     """Freeze start-up's objects out of the collector's walks; young collections after ``young``
@@ -63,12 +65,38 @@ def keep_to_one_cpu(index: int | None, processes: int = 1) -> int | None:
     if len(allowed) < 2 or processes > len(allowed):
         return None
     cpu = allowed[index % len(allowed)] if index is not None else _current_cpu(allowed)
+    _before_kept[:] = [frozenset(allowed)]
     kept = False
     for tid in os.listdir("/proc/self/task"):
         with contextlib.suppress(OSError, ValueError):
             os.sched_setaffinity(int(tid), {cpu})
             kept = True
     return cpu if kept else None
+
+
+def usable_cpus() -> frozenset[int]:
+    """The CPUs this process may use, as before ``keep_to_one_cpu`` (empty where the kernel cannot say)."""
+    if _before_kept:
+        return _before_kept[0]
+    try:
+        return frozenset(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return frozenset()
+
+
+def spare_cpus() -> frozenset[int]:
+    """The CPUs a helper process of this one may use: those this process may use, but not the one it keeps to.
+
+    All of them when it keeps to none.
+    """
+    usable = usable_cpus()
+    if not _before_kept:
+        return usable
+    try:
+        own = frozenset(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return usable
+    return (usable - own) or usable
 
 
 def _current_cpu(allowed: list[int]) -> int:

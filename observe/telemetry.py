@@ -26,6 +26,19 @@ class LogCountersSnapshot:
     flags: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
 
+def sum_records(records: Iterable[Record], lines: dict[tuple[str, str], int],
+                nbytes: dict[tuple[str, str], int]) -> None:
+    """Add the records' raw lines and message bytes into ``lines`` and ``nbytes`` by (level, stream)."""
+    for r in records:
+        key = (r.level, r.stream)
+        if key in lines:
+            lines[key] += r.lines
+            nbytes[key] += r.nbytes
+        else:
+            lines[key] = r.lines
+            nbytes[key] = r.nbytes
+
+
 class LogCounters:
     """Thread-safe counters of the log path."""
 
@@ -45,19 +58,17 @@ class LogCounters:
         """``add_record`` for many records of one container: summed first, then one locked update per key."""
         lines: dict[tuple[str, str], int] = {}
         nbytes: dict[tuple[str, str], int] = {}
-        for r in records:
-            key = (r.level, r.stream)
-            if key in lines:
-                lines[key] += r.lines
-                nbytes[key] += r.nbytes
-            else:
-                lines[key] = r.lines
-                nbytes[key] = r.nbytes
+        sum_records(records, lines, nbytes)
+        self.add_sums(container_id, lines, nbytes)
+
+    def add_sums(self, container_id: str, lines: Mapping[tuple[str, str], int],
+                 nbytes: Mapping[tuple[str, str], int]) -> None:
+        """Add lines and bytes by (level, stream) of one container (``sum_records``)."""
         with self._lock:
             for (level, stream), n in lines.items():
                 full = (container_id, level or "unknown", stream)
                 self._lines[full] += n
-                self._bytes[full] += nbytes[(level, stream)]
+                self._bytes[full] += nbytes.get((level, stream), 0)
 
     def add_flag(self, container_id: str, kind: str, n: int = 1) -> None:
         if n:

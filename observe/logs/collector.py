@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from observe.engine import Engine
 from observe.inventory import Inventory
+from observe.logs.backlog import Chunk
 from observe.logs.checkpoints import CheckpointStore
 from observe.logs.delivery import Delivery
 from observe.logs.follow import Follow, FollowOptions
@@ -48,6 +49,8 @@ class CollectorOptions:
         poll_interval: seconds between looks at an idle json-file.
         stall_timeout: seconds without data before an API stream is reopened.
         shard: ``(k, n)``: follow only the containers of worker k of n (``observe.logs.owners``).
+        split_backlog: a json-file backlog of this many bytes or more is read by two processes
+            (``observe.logs.backlog``; 0: never).
     """
 
     normalise: NormaliseOptions = field(default_factory=NormaliseOptions)
@@ -56,6 +59,7 @@ class CollectorOptions:
     poll_interval: float = 0.05
     stall_timeout: float = 10.0
     shard: tuple[int, int] = (0, 1)
+    split_backlog: int = 0
 
 
 class Collector:
@@ -131,17 +135,34 @@ class Collector:
         at_end = (startup and position is None and not self.options.read_from_head
                   and not self._ran_since_last_checkpoint(c))
         opts = self.options
+        encodings = self.delivery.encodings() if opts.split_backlog else None
         follow = Follow(self.engine, c, opts.normalise, self._emit,
                         FollowOptions(reader=opts.reader, position=position, at_end=at_end,
-                                      poll_interval=opts.poll_interval, stall_timeout=opts.stall_timeout),
-                        on_lost=self._lost)
+                                      poll_interval=opts.poll_interval, stall_timeout=opts.stall_timeout,
+                                      encodings=encodings or (), split_bytes=opts.split_backlog),
+                        on_lost=self._lost, on_chunk=self._chunk)
         return follow.start()
 
     def _emit(self, follow: Follow, records: list[Record]) -> None:
         """Counters, then delivery in batches; runs on the follow's thread."""
+        cid = follow.container.id
+        self.counters.add_records(cid, records)
+        self._flags(follow)
+        for start in range(0, len(records), MAX_BATCH):
+            chunk = records[start:start + MAX_BATCH]
+            self.delivery.send(cid, chunk, chunk[-1].position)
+
+    def _chunk(self, follow: Follow, chunk: Chunk) -> None:
+        """``_emit`` for what a second process read of a backlog, already encoded."""
+        cid = follow.container.id
+        self.counters.add_sums(cid, chunk.lines, chunk.nbytes)
+        self._flags(follow)
+        self.delivery.send_encoded(cid, chunk.encoded, chunk.records, chunk.position)
+
+    def _flags(self, follow: Follow) -> None:
+        """The pipeline's counters, added to the core's since they were last."""
         counters = self.counters
         cid = follow.container.id
-        counters.add_records(cid, records)
         reported = self._reported.setdefault(id(follow), dict.fromkeys(follow.pipeline.counters, 0))
         totals = dict(follow.pipeline.counters)
         totals["engine_duplicate"] = follow.duplicates  # lines the engine sent twice, dropped
@@ -149,9 +170,6 @@ class Collector:
             if total != reported.get(kind, 0):
                 counters.add_flag(cid, kind, total - reported.get(kind, 0))
                 reported[kind] = total
-        for start in range(0, len(records), MAX_BATCH):
-            chunk = records[start:start + MAX_BATCH]
-            self.delivery.send(cid, chunk, chunk[-1].position)
 
     def _lost(self, c: ContainerInfo, why: str) -> None:
         self.counters.add_flag(c.id, "lost")

@@ -17,26 +17,35 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from observe.errors import ObserveError
 from observe.logs.checkpoints import CheckpointStore
-from observe.logs.sinks.base import ConfirmingSink, Sink, SinkClosed, redact
+from observe.logs.sinks.base import ConfirmingSink, Encoding, EncodingSink, Sink, SinkClosed, redact
 from observe.model import LogPosition, Record
 from observe.telemetry import SinkStatus
 
 log = logging.getLogger(__name__)
 
 
+Encoded = Mapping[Encoding, tuple[bytes, int]]
+"""A batch encoded for each sink's ``Encoding``: (its bytes, how many of its records were cut to fit)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Records of one container, in order; ``position`` is where its checkpoint may go once delivered."""
+    """``count`` records of one container, in order; ``position`` is where its checkpoint may go once delivered.
+
+    The records are in ``records``, or, made by another process, already in ``encoded``.
+    """
 
     seq: int
     container_id: str
     records: Sequence[Record]
     position: LogPosition | None
+    count: int
+    encoded: Encoded | None = None
 
 
 class CheckpointTracker:
@@ -64,7 +73,7 @@ class CheckpointTracker:
     @property
     def undelivered(self) -> int:
         with self._lock:
-            return sum(len(b.records) for b in self._pending)
+            return sum(b.count for b in self._pending)
 
 
 IDLE_POLL = 0.25
@@ -72,7 +81,7 @@ IDLE_POLL = 0.25
 CONFIRM_POLL = 0.02
 """Seconds between asking a sink with unconfirmed records what its receiver confirmed."""
 
-_IDLE = Batch(0, "", (), None)
+_IDLE = Batch(0, "", (), None, 0)
 
 
 class SinkWorker:
@@ -100,6 +109,7 @@ class SinkWorker:
         self.last_error = ""
         self.last_success = 0.0
         self.confirming: ConfirmingSink | None = sink if isinstance(sink, ConfirmingSink) else None
+        self.encoding: EncodingSink | None = sink if isinstance(sink, EncodingSink) else None
         self._written: deque[Batch] = deque()  # written, not confirmed yet, oldest first
         self._confirmed_batches = 0
         self._attempt = 0
@@ -117,7 +127,7 @@ class SinkWorker:
             name=self.sink.name, url=redact(self.sink.url), written=self.written, confirmed=self.confirmed,
             resent=sink.resent if sink else 0, failed=self.failed, retried=self.retried,
             disconnects=self.disconnects, truncated=sink.truncated if sink else 0, dropped=dict(self.dropped),
-            unconfirmed=sum(len(b.records) for b in list(self._written)), queue_depth=self.queue.qsize(),
+            unconfirmed=sum(b.count for b in list(self._written)), queue_depth=self.queue.qsize(),
             queue_capacity=self.capacity, connected=self.connected, last_error=self.last_error,
             last_success=self.last_success,
         )
@@ -161,7 +171,7 @@ class SinkWorker:
         while self._confirmed_batches < done and self._written:
             batch = self._written.popleft()
             self._confirmed_batches += 1
-            self.confirmed += len(batch.records)
+            self.confirmed += batch.count
             self.tracker.ack(self.index, batch.seq)
 
     def _backoff(self) -> float:
@@ -189,7 +199,12 @@ class SinkWorker:
     def _deliver(self, batch: Batch) -> bool:
         while True:
             try:
-                self.sink.write(batch.records)
+                if batch.encoded is None:
+                    self.sink.write(batch.records)
+                else:
+                    assert self.encoding is not None  # only sent when every sink takes encoded batches
+                    data, truncated = batch.encoded[self.encoding.encoding]
+                    self.encoding.write_encoded(data, batch.count, truncated)
             except SinkClosed as err:
                 self.last_error = str(err)
                 self.connected = False
@@ -197,7 +212,7 @@ class SinkWorker:
                                                           "error": str(err)})
                 self.closed.set()
                 self._abort.set()
-                self._drop("sink_closed", len(batch.records))
+                self._drop("sink_closed", batch.count)
                 return False
             except ObserveError as err:
                 self._failed(err)
@@ -205,7 +220,7 @@ class SinkWorker:
                     return False
                 self.retried += 1
                 continue
-            self.written += len(batch.records)
+            self.written += batch.count
             self.last_success = time.time()
             self._succeeded()
             return True
@@ -221,7 +236,7 @@ class SinkWorker:
             except queue.Empty:
                 return
             if batch is not None and self.closed.is_set():
-                self._drop("sink_closed", len(batch.records))
+                self._drop("sink_closed", batch.count)
 
     def put(self, batch: Batch, give_up: threading.Event) -> bool:
         """Queue a batch, blocking while the queue is full (backpressure); False when told to give up."""
@@ -285,7 +300,24 @@ class Delivery:
         """Queue records for every sink (blocking while one is full). False when shutting down hard."""
         with self._lock:
             self._seq += 1
-            batch = Batch(self._seq, container_id, records, position)
+            batch = Batch(self._seq, container_id, records, position, len(records))
+            self.tracker.add(batch)
+            return all(worker.put(batch, self.give_up) for worker in self.workers)
+
+    def encodings(self) -> tuple[Encoding, ...] | None:
+        """Every sink's ``Encoding`` (each once), or None when some sink takes only records."""
+        found: dict[Encoding, None] = {}
+        for worker in self.workers:
+            if worker.encoding is None:
+                return None
+            found[worker.encoding.encoding] = None
+        return tuple(found)
+
+    def send_encoded(self, container_id: str, encoded: Encoded, count: int, position: LogPosition | None) -> bool:
+        """``send`` for ``count`` records encoded elsewhere for each of ``encodings()``."""
+        with self._lock:
+            self._seq += 1
+            batch = Batch(self._seq, container_id, (), position, count, encoded)
             self.tracker.add(batch)
             return all(worker.put(batch, self.give_up) for worker in self.workers)
 

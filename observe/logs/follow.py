@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from observe.engine import Engine
 from observe.engine.inspect import log_rotates
 from observe.errors import ContainerNotFound, ObserveError
+from observe.logs import backlog
 from observe.logs.apilogs import ApiLogReader
 from observe.logs.jsonfile import JsonFileReader
 from observe.logs.normalise import NormaliseOptions
 from observe.logs.pipeline import LogPipeline
+from observe.logs.sinks.base import Encoding
 from observe.model import ContainerInfo, LogLine, LogPosition, Record, StreamState
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,9 @@ class FollowOptions:
             file is quiet whether the container still runs (``waiting``) or is gone (``ended``).
         until_stopped: json-file with follow and no ``Watch`` to drain it: end, like
             ``docker logs -f``, once the container no longer runs (looked at every second).
+        encodings: json-file with follow: the sinks' encodings, for a second process to read a
+            backlog of ``split_bytes`` or more into (``observe.logs.backlog``; empty: never).
+        split_bytes: see ``encodings``.
     """
 
     reader: str = "api"
@@ -63,6 +68,8 @@ class FollowOptions:
     stall_timeout: float = 10.0
     persistent: bool = False
     until_stopped: bool = False
+    encodings: tuple[Encoding, ...] = ()
+    split_bytes: int = 0
 
 
 MAX_JSONFILE_LINE = 4 << 20
@@ -71,6 +78,7 @@ UNSEEN: Hashable = object()
 
 OnRecords = Callable[["Follow", list[Record]], None]
 OnLost = Callable[[ContainerInfo, str], None]
+OnChunk = Callable[["Follow", backlog.Chunk], None]
 
 
 class Follow:
@@ -86,12 +94,15 @@ class Follow:
             could be opened, or the json-file rotated away under the reader).
         on_state: told where an API stream stands (following, retrying, waiting, ended, error),
             from the follow's threads.
+        on_chunk: takes, in order with the records, what a second process read of a backlog
+            (with ``options.encodings``).
     """
 
     def __init__(self, engine: Engine, container: ContainerInfo, normalise: NormaliseOptions, on_records: OnRecords,
                  options: FollowOptions, on_lost: OnLost | None = None,
-                 on_state: Callable[[StreamState], None] | None = None) -> None:
+                 on_state: Callable[[StreamState], None] | None = None, on_chunk: OnChunk | None = None) -> None:
         self.on_state = on_state
+        self.on_chunk = on_chunk
         self.engine = engine
         self.container = container
         self.options = options
@@ -166,6 +177,41 @@ class Follow:
             out.extend(feed(line, now))
         self._emit(out)
 
+    def _chunk(self, chunk: backlog.Chunk) -> None:
+        counters = self.pipeline.counters
+        for kind, n in chunk.flags.items():
+            counters[kind] = counters.get(kind, 0) + n
+        assert self.on_chunk is not None
+        self.on_chunk(self, chunk)
+        if chunk.position is not None:
+            self.position = chunk.position
+
+    def _split(self, reader: JsonFileReader, position: LogPosition | None, max_line: int) -> JsonFileReader:
+        """Read a large backlog with a second process when it pays; the reader to go on with."""
+        opts = self.options
+        if self.on_chunk is None or not opts.encodings or not opts.follow or opts.since_ns or opts.tail is not None:
+            return reader
+        plan = backlog.plan(self.container.log_path, position, opts.split_bytes, opts.encodings)
+        if plan is None:
+            return reader
+        log.info("reading a backlog with a second process", extra={
+            "event": "BacklogSplit", "container": self.container.name, "bytes": plan.end - (
+                position.offset if position else 0)})
+        back = backlog.read_split(plan, reader, self.pipeline, self._feed, self._chunk, self.stopping, max_line,
+                                  self._lost)
+        if back is None:
+            return reader
+        resume, stop, held = back
+        reader.close()
+        counters = self.pipeline.counters
+        self.pipeline = LogPipeline(self.container, self.normalise)
+        self.pipeline.counters.update(counters)
+        self.pipeline.start_after(resume)
+        reader = JsonFileReader(self.container.log_path, resume, on_lost=self._lost, max_line_bytes=max_line)
+        rest = backlog.reread(reader, self.pipeline, stop, held, self.container.name)
+        self._feed(rest)
+        return reader
+
     def _tick(self) -> None:
         """Release a held multi-line record of a container that went quiet."""
         self._emit(self.pipeline.flush_due(time.monotonic()))
@@ -210,8 +256,8 @@ class Follow:
             position = JsonFileReader.end_position(self.container.log_path)
         elif position is None and opts.tail is not None:
             position = JsonFileReader.tail_position(self.container.log_path, opts.tail)
-        reader = JsonFileReader(self.container.log_path, position, on_lost=self._lost,
-                                max_line_bytes=max(MAX_JSONFILE_LINE, self.normalise.max_line_bytes * 2))
+        max_line = max(MAX_JSONFILE_LINE, self.normalise.max_line_bytes * 2)
+        reader = JsonFileReader(self.container.log_path, position, on_lost=self._lost, max_line_bytes=max_line)
         # Poll quickly while lines come, more slowly (up to 250 ms) while the container is quiet.
         fastest = opts.poll_interval
         slowest = max(fastest, min(0.25, self.normalise.flush_timeout / 2))
@@ -220,6 +266,7 @@ class Follow:
         last_look = time.monotonic()
         viewer = _FileViewer(self) if opts.persistent and opts.follow else None
         try:
+            reader = self._split(reader, position, max_line)
             while not self.stopping.is_set():
                 lines = reader.read()
                 if lines:

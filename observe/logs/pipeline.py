@@ -82,6 +82,10 @@ class LogPipeline:
         starts.sort()
         return tuple(starts)
 
+    def start_after(self, position: LogPosition | None) -> None:
+        """Before the first line: the raw line before it was at ``position`` (a reading resumed there)."""
+        self._last_position = position
+
     def update_container(self, container: ContainerInfo) -> None:
         """Use a container's new details (after a rename) for the records still to come."""
         self._builder = Builder(container, self.options, self.counters)

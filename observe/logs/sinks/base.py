@@ -13,11 +13,11 @@ there and in the README) rather than refused by the receiver.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from observe.errors import ConfigError, ObserveError
-from observe.logs.formats import FORMATS
+from observe.logs.formats import FORMATS, render, render_batch, render_lines
 from observe.model import Record
 from observe.units import parse_bool, parse_duration, parse_size
 
@@ -69,6 +69,51 @@ class ConfirmingSink(Sink, Protocol):
 
     def finish(self, deadline: float) -> int:
         """Close, waiting until ``deadline`` (monotonic) for the receiver to confirm; ``confirmed()`` then."""
+
+
+class Encoding(NamedTuple):
+    """How a sink turns a batch into bytes, as data: another process makes the same bytes from it.
+
+    ``fmt`` is the record format; a line longer than ``max_record_bytes`` (0: no limit) is cut by
+    ``fit_doc``.
+    """
+
+    fmt: str
+    max_record_bytes: int = 0
+
+
+def encode(encoding: Encoding, records: Sequence[Record]) -> tuple[bytes, list[Record]]:
+    """The newline-delimited bytes of ``records`` in ``encoding``, and the records that were cut to fit."""
+    fmt, limit = encoding
+    if not limit:
+        return render_batch([r.doc for r in records], fmt), []
+    lines = render_lines([r.doc for r in records], fmt)
+    cut: list[Record] = []
+    if max(map(len, lines), default=0) > limit:
+        for i, line in enumerate(lines):
+            if len(line) > limit:
+                fitted = fit_doc(records[i].doc, limit, lambda d: len(render(d, fmt)) + 1)
+                if fitted is not None:
+                    lines[i] = render(fitted, fmt) + b"\n"
+                    cut.append(records[i])
+    return b"".join(lines), cut
+
+
+@runtime_checkable
+class EncodingSink(Sink, Protocol):
+    """A sink whose bytes for a batch are ``encode(encoding, records)``, which also takes them made elsewhere.
+
+    ``observe run`` reads a large backlog with a second process, which encodes its records for
+    each such sink (``observe.logs.backlog``).
+    """
+
+    encoding: Encoding
+
+    def write_encoded(self, data: bytes, records: int, truncated: int) -> None:
+        """Deliver ``records`` records encoded as ``data`` (``truncated`` of them cut to fit), or raise SinkError.
+
+        A retry passes the same ``data`` object again.
+        """
 
 
 TRUNCATED_BYTES = "observe.truncated_bytes"

@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 from observe.errors import ConfigError
 from observe.logs.formats import render_batch
-from observe.logs.sinks.base import SinkClosed, SinkError, check_format, query_options, redact
+from observe.logs.sinks.base import Encoding, SinkClosed, SinkError, check_format, query_options, redact
 from observe.model import Record
 from observe.units import parse_size
 
@@ -89,6 +89,7 @@ class FileSink:
             raise ConfigError(f"invalid value for --sink {redact(url)}: use file:///absolute/path")
         opts = query_options(url)
         self.fmt = check_format(url, opts.get("format", default_format))
+        self.encoding = Encoding(self.fmt)
         try:
             self.max_size = parse_size(opts.get("max_size", "0"))
             self.keep = int(opts.get("keep", "5"))
@@ -195,7 +196,9 @@ class FileSink:
         return True
 
     def write(self, records: Sequence[Record]) -> None:
-        data = render_batch([r.doc for r in records], self.fmt)
+        self.write_encoded(render_batch([r.doc for r in records], self.fmt), len(records), 0)
+
+    def write_encoded(self, data: bytes, records: int, truncated: int) -> None:
         with self._lock:
             try:
                 if self._fd is None:

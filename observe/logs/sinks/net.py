@@ -239,8 +239,8 @@ class StreamSink:
         self._stream = 0  # bytes written on the current connection
         self._acked = 0  # of those, bytes the peer's TCP acknowledged
         self._confirmed = 0  # batches confirmed so far
-        self._encoded: tuple[Sequence[Record], bytes] | None = None  # the last batch, encoded once
-        self._failed_part_way: Sequence[Record] | None = None
+        self._encoded: tuple[object, bytes] | None = None  # the last batch (or its bytes), encoded once
+        self._failed_part_way: object | None = None  # the batch (or its bytes) whose sending failed part-way
 
     # -- connection -----------------------------------------------------------------------
     def _drop(self) -> None:
@@ -299,12 +299,13 @@ class StreamSink:
             self._sent.popleft()
             self._confirmed += 1
 
-    def count_truncated(self, record: Record, limit: int) -> None:
-        """Count a record cut to ``limit`` (``fit_doc``); a sink's first is logged."""
+    def count_truncated(self, nbytes: int, limit: int) -> None:
+        """Count a record (of ``nbytes`` message bytes, 0: not known) cut to ``limit`` (``fit_doc``); a sink's
+        first is logged."""
         self.truncated += 1
         if self.truncated == 1:
             log.warning("a record was over max_record_bytes and was cut (log.truncated)", extra={
-                "event": "SinkRecordTruncated", "sink": self.name, "limit": limit, "bytes": record.nbytes})
+                "event": "SinkRecordTruncated", "sink": self.name, "limit": limit, "bytes": nbytes})
 
     def _unacknowledged(self) -> int:
         return self._stream - self._acked
@@ -313,9 +314,12 @@ class StreamSink:
     def write(self, records: Sequence[Record]) -> None:
         if self._encoded is None or self._encoded[0] is not records:
             self._encoded = (records, self.encode(records))
-        data = self._encoded[1]
-        if self._failed_part_way is records:
-            self.resent += len(records)  # what got out of the failed attempt may arrive twice
+        self._send(self._encoded[1], len(records), records)
+
+    def _send(self, data: bytes, records: int, batch: object) -> None:
+        """Send one batch's bytes (``batch``: what a retry of it passes again)."""
+        if self._failed_part_way is batch:
+            self.resent += records  # what got out of the failed attempt may arrive twice
         self._failed_part_way = None
         sock = self._sock or self._open()
         self._check(sock)
@@ -333,12 +337,12 @@ class StreamSink:
         try:
             sock.sendall(data)
         except OSError as err:
-            self._failed_part_way = records
+            self._failed_part_way = batch
             self._drop()
             reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
             raise SinkError(f"sending to {self.endpoint.address} failed: {reason}") from None
         self._stream += len(data)
-        self._sent.append(_Sent(data, len(records), self._stream))
+        self._sent.append(_Sent(data, records, self._stream))
         self._encoded = None
 
     def confirmed(self) -> int:

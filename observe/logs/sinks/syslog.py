@@ -114,5 +114,5 @@ class SyslogSink(StreamSink):
         fitted = fit_doc(record.doc, limit, lambda d: len(encoded(d)))
         if fitted is None:
             return encoded(record.doc)
-        self.count_truncated(record, limit)
+        self.count_truncated(record.nbytes, limit)
         return encoded(fitted)

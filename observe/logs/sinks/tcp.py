@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from observe.logs.formats import render, render_lines
-from observe.logs.sinks.base import bad, check_format, fit_doc, option_size, query_options
+from observe.logs.sinks.base import Encoding, bad, check_format, encode, option_size, query_options
 from observe.logs.sinks.net import StreamSink, parse_endpoint
 from observe.model import Record
 
@@ -36,18 +35,19 @@ class TcpSink(StreamSink):
             raise bad(url, f"unknown option {unknown[0]!r} (known: {', '.join(sorted(_KNOWN))})")
         self.fmt = check_format(url, opts.get("format", default_format))
         self.max_record_bytes = option_size(url, opts, "max_record_bytes", DEFAULT_MAX_RECORD)
+        self.encoding = Encoding(self.fmt, self.max_record_bytes)
         endpoint = parse_endpoint(url, None, tls)
         super().__init__(url, f"tcp:{endpoint.address}", endpoint, self._encode)
 
     def _encode(self, records: Sequence[Record]) -> bytes:
-        fmt, limit = self.fmt, self.max_record_bytes
-        lines = render_lines([r.doc for r in records], fmt)
-        if max(map(len, lines), default=0) > limit:
-            for i, line in enumerate(lines):
-                if len(line) > limit:
-                    record = records[i]
-                    fitted = fit_doc(record.doc, limit, lambda d: len(render(d, fmt)) + 1)
-                    if fitted is not None:
-                        lines[i] = render(fitted, fmt) + b"\n"
-                        self.count_truncated(record, limit)
-        return b"".join(lines)
+        data, cut = encode(self.encoding, records)
+        for record in cut:
+            self.count_truncated(record.nbytes, self.max_record_bytes)
+        return data
+
+    def write_encoded(self, data: bytes, records: int, truncated: int) -> None:
+        if self._encoded is None or self._encoded[1] is not data:  # counted once, not again at a retry
+            for _ in range(truncated):
+                self.count_truncated(0, self.max_record_bytes)
+            self._encoded = (data, data)
+        self._send(data, records, data)
